@@ -1,0 +1,78 @@
+// netsor/sim/simulation.hpp — finite-width simulation of a tensor program (shared/API.md, "Finite width").
+//
+// `simulate(p, {.n, .trials, .seed})` samples every matrix and input of the program at base width n (other
+// widths are ratio * n), evaluates every node in double precision with Eigen, and keeps, per trial, every
+// Moment and (memory permitting) every vector. Statistics over trials come as `Stat`: mean, standard error,
+// samples. Reproducibility: each random object draws from a stream keyed by (seed, trial, node, block), so
+// the numbers are bit-identical whatever the thread count.
+#pragma once
+
+#include <netsor/program/program.hpp>
+
+#include <Eigen/Core>
+
+#include <cstdint>
+#include <iosfwd>
+#include <vector>
+
+namespace netsor {
+
+struct SimulateOptions {
+  long n = 1024;            // base width
+  int trials = 16;          // independent samples of the whole program
+  std::uint64_t seed = 0;   // the same seed gives the same numbers, whatever `threads`
+  int threads = 0;          // 0: all hardware threads
+  bool keep_vectors = true; // keep every vector of every trial (else `mean` re-runs the trials)
+};
+
+/// A statistic over trials.
+struct Stat {
+  double mean = 0;
+  double error = 0;              // standard error of the mean (NaN with a single trial)
+  std::vector<double> samples;   // one value per trial
+};
+std::ostream& operator<<(std::ostream& os, const Stat& s);
+/// Mean and standard error of a list of samples.
+Stat make_stat(std::vector<double> samples);
+
+class Simulation {
+ public:
+  /// A Moment's value over trials.
+  Stat operator[](const Scalar& s) const;
+  /// (1/width) sum_alpha e_alpha, averaged over trials.
+  Stat mean(const VExpr& e) const;
+  /// The value of vector `v` in trial `t`.
+  Eigen::VectorXd vector(const Vector& v, int trial) const;
+
+  long n() const { return opt_.n; }
+  long width(const Dim& d) const;
+  int trials() const { return opt_.trials; }
+  const SimulateOptions& options() const { return opt_; }
+  /// Threads actually used (fewer than asked when memory is short).
+  int threads_used() const { return threads_used_; }
+
+  struct TrialValues {
+    std::vector<Eigen::MatrixXd> matrices;  // by node id (empty for other nodes)
+    std::vector<Eigen::VectorXd> vectors;   // by node id
+    std::vector<double> scalars;            // by node id
+  };
+  /// Runs trial `t` from scratch (deterministic) and returns everything it computed.
+  TrialValues run_trial(int t) const;
+
+ private:
+  friend Simulation simulate(const Program&, const SimulateOptions&);
+  const Program* program_ = nullptr;
+  std::size_t node_count_ = 0;
+  SimulateOptions opt_;
+  int threads_used_ = 1;
+  std::vector<long> widths_;                             // by dim id
+  std::vector<std::vector<double>> scalars_;             // [trial][node id]
+  std::vector<std::vector<Eigen::VectorXd>> vectors_;    // [trial][node id], empty when not kept
+  void check_node(std::int32_t id, const char* what) const;
+};
+
+/// Simulates `p` at finite width. Throws `invalid_argument` for a bad width or when the matrices cannot fit in
+/// memory (the message says how much is needed and how much is available).
+Simulation simulate(const Program& p, const SimulateOptions& opt = {});
+
+}  // namespace netsor
