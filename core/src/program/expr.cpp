@@ -4,6 +4,7 @@
 #include <netsor/program/expr.hpp>
 
 #include <algorithm>
+#include <deque>
 #include <sstream>
 
 namespace netsor::detail {
@@ -393,34 +394,76 @@ Expr Expr::simplified() const {
 
 std::string Expr::to_string(const std::function<std::string(Op, std::int32_t)>& name) const {
   if (nodes.empty()) return "0";
-  // Text of each node, with a flag telling whether it needs parentheses as an operand of * or -.
-  std::vector<std::string> text(nodes.size());
-  std::vector<int> prec(nodes.size(), 3);  // 1: sum, 2: product, 3: atom
-  const auto live = live_mask();
-  auto wrap = [&](std::int32_t j, int need) { return prec[j] < need ? "(" + text[j] + ")" : text[j]; };
+  // Precedence of each node's text: 1 sum, 2 product, 3 atom. A parent parenthesizes a weaker child.
+  std::vector<int> prec(nodes.size(), 3);
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    if (!live[i]) continue;
     const auto& n = nodes[i];
-    switch (n.op) {
-      case Op::Const: {
-        const Rational& q = constants[n.ref];
-        text[i] = q.str();
-        if (q < 0 || boost::multiprecision::denominator(q) != 1) prec[i] = 2;
-        if (q < 0) prec[i] = 1;
-        break;
-      }
-      case Op::Vec: case Op::Sca: case Op::Var: text[i] = name(n.op, n.ref); break;
-      case Op::Add: text[i] = text[n.a] + " + " + text[n.b]; prec[i] = 1; break;
-      case Op::Sub: text[i] = text[n.a] + " - " + wrap(n.b, 2); prec[i] = 1; break;
-      case Op::Mul: text[i] = wrap(n.a, 2) + " * " + wrap(n.b, 3); prec[i] = 2; break;
-      case Op::Div: text[i] = wrap(n.a, 2) + " / " + wrap(n.b, 3); prec[i] = 2; break;
-      case Op::Neg: text[i] = "-" + wrap(n.a, 3); prec[i] = 1; break;
-      case Op::Pow: text[i] = "pow(" + text[n.a] + ", " + std::to_string(n.k) + ")"; break;
-      case Op::PowC: text[i] = "pow(" + text[n.a] + ", " + constants[n.ref].str() + ")"; break;
-      default: text[i] = std::string(op_name(n.op)) + "(" + text[n.a] + ")"; break;
+    if (n.op == Op::Const) {
+      const Rational& q = constants[n.ref];
+      if (boost::multiprecision::denominator(q) != 1) prec[i] = 2;
+      if (q < 0) prec[i] = 1;
+    } else if (n.op == Op::Add || n.op == Op::Sub || n.op == Op::Neg) {
+      prec[i] = 1;
+    } else if (n.op == Op::Mul || n.op == Op::Div) {
+      prec[i] = 2;
     }
   }
-  return text.back();
+  // Iterative in-order traversal with an explicit stack: one output string, no recursion, linear size.
+  struct Item {
+    std::int32_t node;    // >= 0: print this node; -1: print `text`
+    int need;             // parenthesize when prec[node] < need
+    const char* text;
+  };
+  std::string out;
+  std::deque<std::string> owned;  // texts made on the way (stable addresses)
+  std::vector<Item> stack{{root(), 0, nullptr}};
+  while (!stack.empty()) {
+    Item it = stack.back();
+    stack.pop_back();
+    if (it.node < 0) {
+      out += it.text;
+      continue;
+    }
+    const auto& n = nodes[it.node];
+    const bool paren = prec[it.node] < it.need;
+    if (paren) {
+      out += '(';
+      stack.push_back({-1, 0, ")"});
+    }
+    switch (n.op) {
+      case Op::Const: out += constants[n.ref].str(); break;
+      case Op::Vec: case Op::Sca: case Op::Var: out += name(n.op, n.ref); break;
+      case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: {
+        const char* sym = n.op == Op::Add ? " + " : n.op == Op::Sub ? " - " : n.op == Op::Mul ? " * " : " / ";
+        const int left = n.op == Op::Add || n.op == Op::Sub ? 1 : 2;
+        const int right = n.op == Op::Add ? 1 : n.op == Op::Sub ? 2 : 3;
+        stack.push_back({n.b, right, nullptr});
+        stack.push_back({-1, 0, sym});
+        stack.push_back({n.a, left, nullptr});
+        break;
+      }
+      case Op::Neg:
+        out += '-';
+        stack.push_back({n.a, 3, nullptr});
+        break;
+      case Op::Pow:
+      case Op::PowC:
+        out += "pow(";
+        stack.push_back({-1, 0, ")"});
+        // the exponent text must outlive the stack item: print it now into a small owned buffer
+        owned.push_back(", " + (n.op == Op::Pow ? std::to_string(n.k) : constants[n.ref].str()));
+        stack.push_back({-1, 0, owned.back().c_str()});
+        stack.push_back({n.a, 0, nullptr});
+        break;
+      default:
+        out += op_name(n.op);
+        out += '(';
+        stack.push_back({-1, 0, ")"});
+        stack.push_back({n.a, 0, nullptr});
+        break;
+    }
+  }
+  return out;
 }
 
 }  // namespace netsor::detail

@@ -218,33 +218,42 @@ detail::ProgramData* common_program(const VExpr& a, const VExpr& b, const char* 
     throw invalid_program(std::string("expression '") + op + "': operands belong to different programs");
   return a.data() ? a.data() : b.data();
 }
-VExpr binary(Op op, const VExpr& a, const VExpr& b) {
+VExpr binary(Op op, VExpr a, const VExpr& b) {
   auto* d = common_program(a, b, detail::op_name(op));
-  return VExpr(d, detail::Expr::combine(op, a.expr(), b.expr()));
+  detail::Expr& e = a.mutable_expr();
+  const auto ra = e.root();
+  const auto rb = e.append(b.expr());
+  e.binary(op, ra, rb);
+  a.set_data(d);
+  return a;
 }
-VExpr unary(Op op, const VExpr& a) { return VExpr(a.data(), detail::Expr::apply(op, a.expr())); }
+VExpr unary(Op op, VExpr a) {
+  detail::Expr& e = a.mutable_expr();
+  e.unary(op, e.root());
+  return a;
+}
 }  // namespace
 
-VExpr operator+(const VExpr& a, const VExpr& b) { return binary(Op::Add, a, b); }
-VExpr operator-(const VExpr& a, const VExpr& b) { return binary(Op::Sub, a, b); }
-VExpr operator*(const VExpr& a, const VExpr& b) { return binary(Op::Mul, a, b); }
-VExpr operator/(const VExpr& a, const VExpr& b) { return binary(Op::Div, a, b); }
-VExpr operator-(const VExpr& a) { return unary(Op::Neg, a); }
-VExpr operator+(const VExpr& a) { return a; }
-VExpr tanh(const VExpr& x) { return unary(Op::Tanh, x); }
-VExpr sigmoid(const VExpr& x) { return unary(Op::Sigmoid, x); }
-VExpr erf(const VExpr& x) { return unary(Op::Erf, x); }
-VExpr relu(const VExpr& x) { return unary(Op::Relu, x); }
-VExpr abs(const VExpr& x) { return unary(Op::Abs, x); }
-VExpr step(const VExpr& x) { return unary(Op::Step, x); }
-VExpr sign(const VExpr& x) { return unary(Op::Sign, x); }
-VExpr exp(const VExpr& x) { return unary(Op::Exp, x); }
-VExpr log(const VExpr& x) { return unary(Op::Log, x); }
-VExpr sin(const VExpr& x) { return unary(Op::Sin, x); }
-VExpr cos(const VExpr& x) { return unary(Op::Cos, x); }
-VExpr sqrt(const VExpr& x) { return unary(Op::Sqrt, x); }
-VExpr softplus(const VExpr& x) { return unary(Op::Softplus, x); }
-VExpr gelu(const VExpr& x) { return unary(Op::Gelu, x); }
+VExpr operator+(VExpr a, const VExpr& b) { return binary(Op::Add, std::move(a), b); }
+VExpr operator-(VExpr a, const VExpr& b) { return binary(Op::Sub, std::move(a), b); }
+VExpr operator*(VExpr a, const VExpr& b) { return binary(Op::Mul, std::move(a), b); }
+VExpr operator/(VExpr a, const VExpr& b) { return binary(Op::Div, std::move(a), b); }
+VExpr operator-(VExpr a) { return unary(Op::Neg, std::move(a)); }
+VExpr operator+(VExpr a) { return a; }
+VExpr tanh(VExpr x) { return unary(Op::Tanh, std::move(x)); }
+VExpr sigmoid(VExpr x) { return unary(Op::Sigmoid, std::move(x)); }
+VExpr erf(VExpr x) { return unary(Op::Erf, std::move(x)); }
+VExpr relu(VExpr x) { return unary(Op::Relu, std::move(x)); }
+VExpr abs(VExpr x) { return unary(Op::Abs, std::move(x)); }
+VExpr step(VExpr x) { return unary(Op::Step, std::move(x)); }
+VExpr sign(VExpr x) { return unary(Op::Sign, std::move(x)); }
+VExpr exp(VExpr x) { return unary(Op::Exp, std::move(x)); }
+VExpr log(VExpr x) { return unary(Op::Log, std::move(x)); }
+VExpr sin(VExpr x) { return unary(Op::Sin, std::move(x)); }
+VExpr cos(VExpr x) { return unary(Op::Cos, std::move(x)); }
+VExpr sqrt(VExpr x) { return unary(Op::Sqrt, std::move(x)); }
+VExpr softplus(VExpr x) { return unary(Op::Softplus, std::move(x)); }
+VExpr gelu(VExpr x) { return unary(Op::Gelu, std::move(x)); }
 VExpr pow(const VExpr& x, int k) {
   if (k < 0) return VExpr(1) / pow(x, -k);
   detail::Expr e = x.expr();
@@ -273,7 +282,7 @@ VExpr activation(std::string_view name, const VExpr& x) {
       {"abs", Op::Abs},   {"step", Op::Step},       {"exp", Op::Exp}, {"sin", Op::Sin},
       {"cos", Op::Cos},   {"softplus", Op::Softplus}, {"gelu", Op::Gelu}};
   for (const auto& [n, op] : table)
-    if (name == n) return unary(op, x);
+    if (name == n) return unary(op, VExpr(x));
   std::string known;
   for (const auto& n : activation_names()) known += (known.empty() ? "" : ", ") + n;
   throw invalid_argument("unknown activation '" + std::string(name) + "'; known: " + known);
@@ -413,7 +422,9 @@ std::vector<Vector> Program::gaussian_family(const std::vector<std::string>& nam
   const auto fid = static_cast<std::int32_t>(data_->families.size());
   // Validate all names first so that a failure leaves the program unchanged.
   for (std::size_t i = 0; i < k; ++i) {
-    if (data_->names.count(names[i])) throw invalid_program("name '" + names[i] + "' is used twice");
+    if (auto it = data_->names.find(names[i]); it != data_->names.end())
+      throw invalid_program("name '" + names[i] + "' is used twice: already the name of " +
+                            (it->second < 0 ? std::string("a dimension") : "node " + std::to_string(it->second)));
     for (std::size_t j = 0; j < i; ++j)
       if (names[j] == names[i]) throw invalid_program("name '" + names[i] + "' is used twice");
   }

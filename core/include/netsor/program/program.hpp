@@ -128,6 +128,8 @@ class VExpr {
   VExpr(const Vector& v);      // NOLINT
   VExpr(const Scalar& s);      // NOLINT
   VExpr(detail::ProgramData* d, detail::Expr e) : data_(d), expr_(std::move(e)) {}
+  detail::Expr& mutable_expr() { return expr_; }
+  void set_data(detail::ProgramData* d) { data_ = d; }
 
   /// Creates the Nonlin node with a given name.
   Vector named(std::string_view name) const;
@@ -140,27 +142,28 @@ class VExpr {
   detail::Expr expr_;
 };
 
-VExpr operator+(const VExpr& a, const VExpr& b);
-VExpr operator-(const VExpr& a, const VExpr& b);
-VExpr operator*(const VExpr& a, const VExpr& b);
-VExpr operator/(const VExpr& a, const VExpr& b);
-VExpr operator-(const VExpr& a);
-VExpr operator+(const VExpr& a);
+// Operands are taken by value so that chains of temporaries (`tanh(e) * 0.5 + x`) move, not copy.
+VExpr operator+(VExpr a, const VExpr& b);
+VExpr operator-(VExpr a, const VExpr& b);
+VExpr operator*(VExpr a, const VExpr& b);
+VExpr operator/(VExpr a, const VExpr& b);
+VExpr operator-(VExpr a);
+VExpr operator+(VExpr a);
 
-VExpr tanh(const VExpr& x);
-VExpr sigmoid(const VExpr& x);
-VExpr erf(const VExpr& x);
-VExpr relu(const VExpr& x);
-VExpr abs(const VExpr& x);
-VExpr step(const VExpr& x);  // 1 for x > 0, else 0
-VExpr sign(const VExpr& x);
-VExpr exp(const VExpr& x);
-VExpr log(const VExpr& x);
-VExpr sin(const VExpr& x);
-VExpr cos(const VExpr& x);
-VExpr sqrt(const VExpr& x);
-VExpr softplus(const VExpr& x);
-VExpr gelu(const VExpr& x);  // x Phi(x)
+VExpr tanh(VExpr x);
+VExpr sigmoid(VExpr x);
+VExpr erf(VExpr x);
+VExpr relu(VExpr x);
+VExpr abs(VExpr x);
+VExpr step(VExpr x);  // 1 for x > 0, else 0
+VExpr sign(VExpr x);
+VExpr exp(VExpr x);
+VExpr log(VExpr x);
+VExpr sin(VExpr x);
+VExpr cos(VExpr x);
+VExpr sqrt(VExpr x);
+VExpr softplus(VExpr x);
+VExpr gelu(VExpr x);  // x Phi(x)
 VExpr pow(const VExpr& x, int k);
 VExpr pow(const VExpr& x, double c);
 VExpr pow(const VExpr& x, const Rational& c);
