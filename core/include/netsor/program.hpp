@@ -4,3 +4,4 @@
 
 #include <netsor/program/param.hpp>
 #include <netsor/program/program.hpp>
+#include <netsor/program/word.hpp>

@@ -122,6 +122,8 @@ std::int32_t ProgramData::expr_dim(const Expr& e, std::string_view what) const {
   return dim;
 }
 
+Dim ProgramData::dim_handle(std::int32_t d) { return Dim(this, d); }
+
 std::string ProgramData::expr_text(const Expr& e) const {
   return e.to_string([this](Op, std::int32_t ref) { return nodes[ref].name; });
 }

@@ -177,7 +177,7 @@ Simulation::TrialValues Simulation::run_trial(int t) const {
   return tv;
 }
 
-Simulation simulate(const Program& p, const SimulateOptions& opt) {
+Simulation prepare_simulation(const Program& p, const SimulateOptions& opt) {
   const auto& d = p.data();
   if (opt.n < 1) throw invalid_argument("simulate: width n must be at least 1, got " + std::to_string(opt.n));
   if (opt.trials < 1)
@@ -222,8 +222,15 @@ Simulation simulate(const Program& p, const SimulateOptions& opt) {
   int threads = opt.threads > 0 ? opt.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   threads = std::min(threads, opt.trials);
   while (threads > 1 && threads * per_trial > avail) --threads;
-  bool keep = opt.keep_vectors && (threads * per_trial + opt.trials * vector_bytes <= avail);
+  sim.keep_ = opt.keep_vectors && (threads * per_trial + opt.trials * vector_bytes <= avail);
   sim.threads_used_ = threads;
+  return sim;
+}
+
+Simulation simulate(const Program& p, const SimulateOptions& opt) {
+  Simulation sim = prepare_simulation(p, opt);
+  const bool keep = sim.keep_;
+  const int threads = sim.threads_used_;
   sim.scalars_.resize(opt.trials);
   if (keep) sim.vectors_.resize(opt.trials);
 
@@ -256,6 +263,7 @@ Simulation simulate(const Program& p, const SimulateOptions& opt) {
 Stat Simulation::operator[](const Scalar& s) const {
   program_->data().own(s.data(), "Simulation[]", s.data() ? s.name() : "?");
   check_node(s.id(), "Simulation[]");
+  if (scalars_.empty()) throw invalid_argument("Simulation[]: no trial has run (prepare_simulation); use run_trial");
   std::vector<double> v(opt_.trials);
   for (int t = 0; t < opt_.trials; ++t) v[t] = scalars_[t][s.id()];
   return make_stat(std::move(v));
@@ -268,6 +276,7 @@ Stat Simulation::mean(const VExpr& e) const {
   for (auto id : e.expr().leaves(detail::Op::Sca)) check_node(id, "Simulation::mean");
   const auto dim = e.data() ? d.expr_dim(e.expr(), "Simulation::mean") : -1;
   const long w = dim >= 0 ? widths_[dim] : 1;
+  if (scalars_.empty()) throw invalid_argument("Simulation::mean: no trial has run (prepare_simulation); use run_trial");
   std::vector<double> v(opt_.trials);
   for (int t = 0; t < opt_.trials; ++t) {
     TrialValues rerun;

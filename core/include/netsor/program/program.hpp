@@ -45,6 +45,7 @@ class Dim {
   friend class Vector;
   friend class Matrix;
   friend class Simulation;
+  friend class Word;
   friend struct detail::ProgramData;
   Dim(detail::ProgramData* d, std::int32_t id) : data_(d), id_(id) {}
   detail::ProgramData* data_ = nullptr;

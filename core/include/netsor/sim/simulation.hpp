@@ -8,6 +8,7 @@
 #pragma once
 
 #include <netsor/program/program.hpp>
+#include <netsor/program/word.hpp>
 
 #include <Eigen/Core>
 
@@ -41,6 +42,9 @@ class Simulation {
   Stat operator[](const Scalar& s) const;
   /// (1/width) sum_alpha e_alpha, averaged over trials.
   Stat mean(const VExpr& e) const;
+  /// The normalized trace (1/n) Tr(w) of a square word, exactly (matrix products; see sim/trace.hpp for the
+  /// cost), over trials. Each trial's matrices are regenerated from the seed.
+  Stat trace(const Word& w) const;
   /// The value of vector `v` in trial `t`.
   Eigen::VectorXd vector(const Vector& v, int trial) const;
 
@@ -50,6 +54,8 @@ class Simulation {
   const SimulateOptions& options() const { return opt_; }
   /// Threads actually used (fewer than asked when memory is short).
   int threads_used() const { return threads_used_; }
+  /// Widths by dim id.
+  const std::vector<long>& widths() const { return widths_; }
 
   struct TrialValues {
     std::vector<Eigen::MatrixXd> matrices;  // by node id (empty for other nodes)
@@ -61,10 +67,12 @@ class Simulation {
 
  private:
   friend Simulation simulate(const Program&, const SimulateOptions&);
+  friend Simulation prepare_simulation(const Program&, const SimulateOptions&);
   const Program* program_ = nullptr;
   std::size_t node_count_ = 0;
   SimulateOptions opt_;
   int threads_used_ = 1;
+  bool keep_ = false;
   std::vector<long> widths_;                             // by dim id
   std::vector<std::vector<double>> scalars_;             // [trial][node id]
   std::vector<std::vector<Eigen::VectorXd>> vectors_;    // [trial][node id], empty when not kept
@@ -74,5 +82,8 @@ class Simulation {
 /// Simulates `p` at finite width. Throws `invalid_argument` for a bad width or when the matrices cannot fit in
 /// memory (the message says how much is needed and how much is available).
 Simulation simulate(const Program& p, const SimulateOptions& opt = {});
+/// Validates widths and memory like `simulate` but runs no trial: `run_trial(t)` then runs trial t on demand
+/// (trial t is the same whatever the number of trials). For callers that consume one trial at a time.
+Simulation prepare_simulation(const Program& p, const SimulateOptions& opt = {});
 
 }  // namespace netsor

@@ -62,6 +62,8 @@ struct ProgramData {
   /// The single width of an expression's vector leaves (or -1 if none); throws on a mismatch.
   std::int32_t expr_dim(const Expr& e, std::string_view what) const;
   std::string expr_text(const Expr& e) const;
+  /// A Dim handle for dim id `d` of this program.
+  Dim dim_handle(std::int32_t d);
 };
 
 }  // namespace netsor::detail
