@@ -22,7 +22,7 @@ Entry make_program(const std::string& name) {
   if (name == "resnet-relu") return resnet("relu", 3);
   if (name == "rnn-tanh") return rnn("tanh", 3);
   if (name == "moment-feedback") return moment_feedback();
-  if (name == "kernel-erf") return kernel("erf", 3, 1.5, 0.1, 0.5);
+  if (name == "kernel-erf") return kernel("erf", 2, 1.5, 0.1, 0.5);
   if (name == "semicircle") return semicircle(8);
   if (name == "marchenko-pastur-1/2") return marchenko_pastur(Rational(1, 2), 4);
   std::string known;

@@ -35,4 +35,23 @@ inline double digits_of_agreement(const Real& got, const Real& ref) {
     CHECK(netsor_have_ >= (digits));                                                                             \
   } while (0)
 
+/// The contract of `limit(p, {.digits = d})`: relative error below 10^-d, or absolute error below 10^-d for
+/// values smaller than 10^-d (a quantity that is zero by symmetry has no significant digits).
+inline bool meets_contract(const Real& got, const Real& ref, unsigned digits) {
+  using boost::multiprecision::abs;
+  if (!boost::multiprecision::isfinite(got) || !boost::multiprecision::isfinite(ref)) return false;
+  const Real tiny = boost::multiprecision::pow(Real(10), -static_cast<int>(digits));
+  const Real scale = abs(ref) > tiny ? abs(ref) : tiny;
+  return abs(got - ref) <= tiny * scale;
+}
+
+#define NETSOR_CHECK_CONTRACT(got, ref, digits)                                                                \
+  do {                                                                                                          \
+    const ::netsor::Real netsor_got_ = (got);                                                                   \
+    const ::netsor::Real netsor_ref_ = (ref);                                                                   \
+    INFO("got " << ::netsor::to_string(netsor_got_, (digits) + 5) << "\n ref "                                 \
+                << ::netsor::to_string(netsor_ref_, (digits) + 5));                                             \
+    CHECK(::netsor::testing::meets_contract(netsor_got_, netsor_ref_, (digits)));                               \
+  } while (0)
+
 }  // namespace netsor::testing
