@@ -302,9 +302,10 @@ void Evaluator<T>::build() {
         const auto k = atom_index_in_group_[a];
         for (std::int32_t b = 0; b <= k; ++b) {
           const auto other_arg = atoms_[groups_[g].atoms[b]].arg;
+          // Earlier argument first, as a user's Moment `x * y` would write it, so that the memo is shared.
           Expr prod;
-          const auto r1 = prod.append(z_of(arg));
-          const auto r2 = prod.append(z_of(other_arg));
+          const auto r1 = prod.append(z_of(other_arg));
+          const auto r2 = prod.append(z_of(arg));
           prod.binary(Op::Mul, r1, r2);
           auto e = expect_atoms(prod, "Cov(" + node.name + ", " + d_.nodes[atoms_[groups_[g].atoms[b]].node].name + ")");
           std::optional<T> v;
