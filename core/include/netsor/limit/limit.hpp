@@ -14,6 +14,7 @@
 
 #include <netsor/numbers.hpp>
 #include <netsor/program/program.hpp>
+#include <netsor/program/word.hpp>
 
 #include <iosfwd>
 #include <memory>
@@ -51,6 +52,9 @@ class Limit {
   Estimate operator[](const Scalar& s) const;
   /// E[psi(Z^{v_1}, ..., Z^{v_k})] for any expression of program vectors and scalars.
   Estimate expect(const VExpr& e) const;
+  /// The infinite-width normalized trace tau(w) of a square word (Master Theorem for the diagonal letters,
+  /// free independence for the matrices: Gaussian = circular, Wigner = semicircular, Haar = Haar unitary).
+  Estimate trace(const Word& w) const;
   /// Digits requested.
   unsigned digits() const;
   /// The internal state (for the free-probability layer and tests).
