@@ -3,6 +3,7 @@
 #pragma once
 
 #include <netsor/errors.hpp>
+#include <netsor/free.hpp>
 #include <netsor/limit.hpp>
 #include <netsor/numbers.hpp>
 #include <netsor/program.hpp>
