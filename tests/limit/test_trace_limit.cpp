@@ -87,3 +87,31 @@ TEST_CASE("lim.trace refuses what it does not cover") {
                        invalid_program);
   CHECK_THROWS_WITH_AS(lim.trace(Word(V)), "Limit::trace: the word V is m x n, not square", invalid_program);
 }
+
+TEST_CASE("degree 6: sim.trace of (ab)^3 and of ab a^2 b^2 approach lim.trace as n grows") {
+  Program p;
+  Dim n = p.dim("n");
+  Matrix W = p.gaussian_matrix("W", n, n);
+  Vector x = p.gaussian_vector("x", n);
+  Vector h = (W * x).named("h");
+  Vector y = (1 + tanh(h)).named("y");  // b1 != 0, so every term of the formulas is exercised
+  Limit lim = limit(p, {.digits = 20});
+  const Word a = W * W.T(), b = diag(y);
+  for (const Word& w : {a * b * a * b * a * b, a * b * a * a * b * b}) {
+    CAPTURE(w.to_string());
+    const double l = static_cast<double>(lim.trace(w).value);
+    double previous = 1e300;
+    for (long width : {256L, 1024L}) {
+      Simulation sim = simulate(p, {.n = width, .trials = 8, .seed = 9});
+      const Stat s = sim.trace(w);
+      CAPTURE(width);
+      CAPTURE(s.mean);
+      CAPTURE(l);
+      // the deviation shrinks with n (bias O(1/n)) and ends within 4 SE plus a 1% allowance for that bias
+      const double dev = std::abs(s.mean - l);
+      CHECK(dev < std::max(previous, 4 * s.error));
+      previous = dev;
+      if (width == 1024) CHECK(dev < 4 * s.error + 0.01 * std::abs(l));
+    }
+  }
+}
