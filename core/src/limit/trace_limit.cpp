@@ -11,6 +11,7 @@
 // memoized on intervals. Free cumulants: circular kappa(c, c*) = kappa(c*, c) = sigma^2; semicircular
 // kappa_2 = sigma^2; Haar unitary kappa_{2m}(u, u*, ..., u, u*) = (-1)^{m-1} C_{m-1} (Nica–Speicher, Prop.
 // 15.1) times sigma^{2m}; the diagonal family's cumulants come from its moments by Moebius inversion.
+#include <netsor/free/toolkit.hpp>
 #include <netsor/limit/detail/limit_state.hpp>
 #include <netsor/limit/limit.hpp>
 #include <netsor/program/detail/program_data.hpp>
@@ -24,150 +25,65 @@ namespace detail {
 
 namespace {
 
-struct TLetter {
-  int family;      // -1: the diagonal family; otherwise a matrix node id
-  int symbol;      // diagonal: index into the diag expressions; matrix: 0 = W, 1 = W^T
-};
+// The free cumulants of the matrix families, in closed form (see the file comment); `symbol` 0 is W, 1 is W^T.
+template <class T>
+T matrix_cumulant(const ProgramData& d, int matrix, const std::vector<int>& sy) {
+  const auto& node = d.nodes[matrix];
+  const T var = node.variance.exact;  // T is Rational or Real; Real converts from Rational below
+  const std::size_t n = sy.size();
+  switch (node.matrix_kind) {
+    case MatrixKind::Wigner: return n == 2 ? var : T(0);
+    case MatrixKind::Gaussian: return n == 2 && sy[0] != sy[1] ? var : T(0);
+    case MatrixKind::Orthogonal: {
+      if (n % 2) return T(0);
+      for (std::size_t t = 1; t < n; ++t)
+        if (sy[t] == sy[t - 1]) return T(0);
+      const std::size_t m = n / 2;
+      Integer c = 1;  // Catalan C_{m-1}
+      for (std::size_t t = 0; t + 1 < m; ++t) c = c * 2 * (2 * t + 1) / (t + 2);
+      T r = T(Rational(c));
+      if ((m - 1) % 2) r = -r;
+      for (std::size_t t = 0; t < m; ++t) r *= var;
+      return r;
+    }
+  }
+  return T(0);
+}
 
 template <class T>
-class TraceEvaluator {
- public:
-  TraceEvaluator(Evaluator<T>& ev, const ProgramData& d, const Word& w) : ev_(ev), d_(d) {
-    for (const auto& l : w.letters()) {
-      if (l.kind == Letter::Kind::Diag) {
-        letters_.push_back({-1, static_cast<int>(diags_.size())});
-        diags_.push_back(&l.diag);
-      } else {
-        letters_.push_back({l.matrix, l.transposed ? 1 : 0});
-      }
+std::optional<T> word_trace(Evaluator<T>& ev, const ProgramData& d, const Word& w) {
+  std::vector<free::FreeLetter> word;
+  std::vector<const Expr*> diags;
+  constexpr int diag_family = -1;
+  for (const auto& l : w.letters()) {
+    if (l.kind == Letter::Kind::Diag) {
+      word.push_back({diag_family, static_cast<int>(diags.size())});
+      diags.push_back(&l.diag);
+    } else {
+      word.push_back({l.matrix, l.transposed ? 1 : 0});
     }
   }
-
-  std::optional<T> trace() {
-    failed_ = false;
-    T v = tau(0, static_cast<int>(letters_.size()));
-    if (failed_) return std::nullopt;
-    return v;
-  }
-
- private:
-  // tau of the letters in [i, j).
-  T tau(int i, int j) {
-    if (i >= j) return T(1);
-    auto key = std::make_pair(i, j);
-    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
-    std::vector<int> same;  // positions after i in the same family as letter i
-    for (int k = i + 1; k < j; ++k)
-      if (letters_[k].family == letters_[i].family) same.push_back(k);
-    T total = T(0);
-    const auto m = same.size();
-    for (std::uint64_t mask = 0; mask < (std::uint64_t(1) << m) && !failed_; ++mask) {
-      std::vector<int> block{i};
-      for (std::size_t b = 0; b < m; ++b)
-        if (mask >> b & 1) block.push_back(same[b]);
-      T k = cumulant(block);
-      if (failed_) break;
-      if (k == 0) continue;
-      for (std::size_t b = 0; b < block.size() && k != 0; ++b) {
-        const int from = block[b] + 1, to = b + 1 < block.size() ? block[b + 1] : j;
-        k *= tau(from, to);
-      }
-      total += k;
-    }
-    memo_[key] = total;
-    return total;
-  }
-
-  // Free cumulant of the letters at the given positions (all of one family).
-  T cumulant(const std::vector<int>& pos) {
-    const int fam = letters_[pos[0]].family;
-    const std::size_t n = pos.size();
-    if (fam < 0) return diag_cumulant(pos);
-    const auto& node = d_.nodes[fam];
-    const T var = from_q(node.variance.exact);
-    switch (node.matrix_kind) {
-      case MatrixKind::Wigner:
-        return n == 2 ? var : T(0);
-      case MatrixKind::Gaussian:
-        return n == 2 && letters_[pos[0]].symbol != letters_[pos[1]].symbol ? var : T(0);
-      case MatrixKind::Orthogonal: {
-        if (n % 2) return T(0);
-        for (std::size_t t = 1; t < n; ++t)
-          if (letters_[pos[t]].symbol == letters_[pos[t - 1]].symbol) return T(0);
-        const std::size_t mm = n / 2;
-        // (-1)^{m-1} C_{m-1} sigma^{2m}
-        Integer c = 1;
-        for (std::size_t t = 0; t < mm - 1; ++t) c = c * 2 * (2 * t + 1) / (t + 2);
-        T r = from_q(Rational(c));
-        if ((mm - 1) % 2) r = -r;
-        for (std::size_t t = 0; t < mm; ++t) r *= var;
-        return r;
-      }
-    }
-    return T(0);
-  }
-
-  // Cumulants of the commutative diagonal family by Moebius inversion: kappa(S) = m(S) - sum over non-crossing
-  // partitions of S other than {S} of products of cumulants; computed by the same first-block recursion on the
-  // moment: m(S) = sum_{V containing the first} kappa(V) prod_gaps m(gap).
-  T diag_cumulant(const std::vector<int>& pos) {
-    std::vector<int> syms;
-    for (int p : pos) syms.push_back(letters_[p].symbol);
-    if (auto it = dcum_.find(syms); it != dcum_.end()) return it->second;
-    // m(S) - [sum over V strictly smaller than S containing the first element]
-    T r = diag_moment(syms);
-    if (failed_) return T(0);
-    const std::size_t n = syms.size();
-    for (std::uint64_t mask = 0; mask + 1 < (std::uint64_t(1) << (n - 1)); ++mask) {
-      std::vector<int> block{0};
-      for (std::size_t b = 1; b < n; ++b)
-        if (mask >> (b - 1) & 1) block.push_back(static_cast<int>(b));
-      std::vector<int> bsyms;
-      for (int b : block) bsyms.push_back(syms[b]);
-      // the letters of `pos` at `block` positions form the cumulant; gaps are moments of the sub-words
-      std::vector<int> bpos;
-      for (int b : block) bpos.push_back(pos[b]);
-      T k = diag_cumulant(bpos);
-      for (std::size_t b = 0; b < block.size() && k != 0; ++b) {
-        const int from = block[b] + 1, to = b + 1 < block.size() ? block[b + 1] : static_cast<int>(n);
-        std::vector<int> gap(syms.begin() + from, syms.begin() + to);
-        k *= diag_moment(gap);
-      }
-      r -= k;
-    }
-    dcum_[syms] = r;
-    return r;
-  }
-
-  T diag_moment(std::vector<int> syms) {
-    if (syms.empty()) return T(1);
-    std::sort(syms.begin(), syms.end());  // the diagonal family is commutative
-    if (auto it = dmom_.find(syms); it != dmom_.end()) return it->second;
+  // Joint moments of the (commutative) diagonal family from the Master Theorem.
+  bool failed = false;
+  std::map<std::vector<int>, T> dmom;
+  auto diag_moment = [&](int, std::vector<int> sy) -> T {
+    if (sy.empty()) return T(1);
+    std::sort(sy.begin(), sy.end());
+    if (auto it = dmom.find(sy); it != dmom.end()) return it->second;
     Expr prod;
-    std::int32_t r = prod.append(*diags_[syms[0]]);
-    for (std::size_t t = 1; t < syms.size(); ++t) r = prod.binary(Op::Mul, r, prod.append(*diags_[syms[t]]));
-    auto v = ev_.expect(prod, "tau(diag product)");
-    if (!v) {
-      failed_ = true;
-      return T(0);
-    }
-    dmom_[syms] = *v;
-    return *v;
-  }
-
-  static T from_q(const Rational& q) {
-    if constexpr (std::is_same_v<T, Rational>) return q;
-    else return to_real(q);
-  }
-
-  Evaluator<T>& ev_;
-  const ProgramData& d_;
-  std::vector<TLetter> letters_;
-  std::vector<const Expr*> diags_;
-  std::map<std::pair<int, int>, T> memo_;
-  std::map<std::vector<int>, T> dcum_, dmom_;
-  bool failed_ = false;
-};
+    std::int32_t r = prod.append(*diags[sy[0]]);
+    for (std::size_t t = 1; t < sy.size(); ++t) r = prod.binary(Op::Mul, r, prod.append(*diags[sy[t]]));
+    auto v = ev.expect(prod, "tau(diag product)");
+    if (!v) failed = true;
+    return dmom[sy] = v ? *v : T(0);
+  };
+  auto diag_kappa = free::cumulants_from_moments<T>(diag_moment);
+  const T v = free::mixed_moment_from_cumulants<T>(word, [&](int f, const std::vector<int>& sy) -> T {
+    return f == diag_family ? diag_kappa(f, sy) : matrix_cumulant<T>(d, f, sy);
+  });
+  if (failed) return std::nullopt;
+  return v;
+}
 
 }  // namespace
 
@@ -195,8 +111,8 @@ Estimate Limit::trace(const Word& w) const {
   const std::string name = "tau(" + w.to_string() + ")";
   return state_->certify(
       name,
-      [&](detail::Evaluator<Rational>& ev) { return detail::TraceEvaluator<Rational>(ev, d, w).trace(); },
-      [&](detail::Evaluator<Real>& ev) { return detail::TraceEvaluator<Real>(ev, d, w).trace(); });
+      [&](detail::Evaluator<Rational>& ev) { return detail::word_trace<Rational>(ev, d, w); },
+      [&](detail::Evaluator<Real>& ev) { return detail::word_trace<Real>(ev, d, w); });
 }
 
 }  // namespace netsor

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -240,21 +241,18 @@ struct FreeLetter {
   int symbol;
 };
 
-/// tau(a_1 ... a_n) for letters from mutually free families, given each family's joint moments:
-/// `moment(family, symbols)` returns tau of the product of those symbols of that family, in order. Sum over
-/// non-crossing partitions whose blocks stay in one family of products of free cumulants (mixed cumulants
-/// vanish: Nica & Speicher, Thm 11.20), expanded by the block of the first letter and memoized on intervals;
-/// the within-family cumulants come from the moments by the same expansion. Words up to ~16 letters.
+/// Free cumulants of one family from its joint moments: returns a memoized callable
+/// kappa(family, symbols) built from `moment(family, symbols)` (the tau of that ordered product) by the
+/// first-block expansion m(s) = sum_{V containing the first} kappa(V) prod_gaps m(gap) (Moebius inversion on NC).
 template <class T, class MomentFn>
-T mixed_moment_free(const std::vector<FreeLetter>& word, MomentFn&& moment) {
-  const int n = static_cast<int>(word.size());
-  if (n > 24) throw invalid_argument("mixed_moment_free: at most 24 letters, got " + std::to_string(n));
-  std::map<std::pair<int, int>, T> tau_memo;
-  std::map<std::pair<int, std::vector<int>>, T> kappa_memo;
-  // kappa(f; s_1..s_m) = m(s) - sum over first blocks V != all of kappa(V) prod_gaps m(gap)
-  std::function<T(int, const std::vector<int>&)> kappa = [&](int f, const std::vector<int>& sy) -> T {
+auto cumulants_from_moments(MomentFn moment) {
+  auto memo = std::make_shared<std::map<std::pair<int, std::vector<int>>, T>>();
+  auto self = std::make_shared<std::function<T(int, const std::vector<int>&)>>();
+  *self = [memo, moment, weak = std::weak_ptr<std::function<T(int, const std::vector<int>&)>>(self)](
+              int f, const std::vector<int>& sy) -> T {
     auto key = std::make_pair(f, sy);
-    if (auto it = kappa_memo.find(key); it != kappa_memo.end()) return it->second;
+    if (auto it = memo->find(key); it != memo->end()) return it->second;
+    auto kappa = weak.lock();
     const std::size_t m = sy.size();
     T r = moment(f, sy);
     for (std::uint64_t mask = 0; mask + 1 < (std::uint64_t(1) << (m - 1)); ++mask) {
@@ -263,20 +261,33 @@ T mixed_moment_free(const std::vector<FreeLetter>& word, MomentFn&& moment) {
         if (mask >> (b - 1) & 1) block.push_back(b);
       std::vector<int> bs;
       for (auto b : block) bs.push_back(sy[b]);
-      T k = kappa(f, bs);
+      T k = (*kappa)(f, bs);
       for (std::size_t b = 0; b < block.size() && k != 0; ++b) {
         const std::size_t from = block[b] + 1, to = b + 1 < block.size() ? block[b + 1] : m;
         if (from < to) k *= moment(f, std::vector<int>(sy.begin() + from, sy.begin() + to));
       }
       r -= k;
     }
-    kappa_memo.emplace(key, r);
+    memo->emplace(key, r);
     return r;
   };
+  // The returned callable owns the recursion (and through it the memo).
+  return [self](int f, const std::vector<int>& sy) { return (*self)(f, sy); };
+}
+
+/// tau(a_1 ... a_n) for letters from mutually free families, given the free cumulants within each family:
+/// `kappa(family, symbols)`. Sum over non-crossing partitions whose blocks stay in one family of products of
+/// free cumulants (mixed cumulants vanish: Nica & Speicher, Thm 11.20), expanded by the block of the first
+/// letter and memoized on intervals. Words up to 24 letters.
+template <class T, class KappaFn>
+T mixed_moment_from_cumulants(const std::vector<FreeLetter>& word, KappaFn&& kappa) {
+  const int n = static_cast<int>(word.size());
+  if (n > 24) throw invalid_argument("mixed_moment_free: at most 24 letters, got " + std::to_string(n));
+  std::map<std::pair<int, int>, T> memo;
   std::function<T(int, int)> tau = [&](int i, int j) -> T {
     if (i >= j) return T(1);
     auto key = std::make_pair(i, j);
-    if (auto it = tau_memo.find(key); it != tau_memo.end()) return it->second;
+    if (auto it = memo.find(key); it != memo.end()) return it->second;
     std::vector<int> same;
     for (int k = i + 1; k < j; ++k)
       if (word[k].family == word[i].family) same.push_back(k);
@@ -290,10 +301,17 @@ T mixed_moment_free(const std::vector<FreeLetter>& word, MomentFn&& moment) {
         k *= tau(block[b] + 1, b + 1 < block.size() ? block[b + 1] : j);
       total += k;
     }
-    tau_memo.emplace(key, total);
+    memo.emplace(key, total);
     return total;
   };
   return tau(0, n);
+}
+
+/// tau(a_1 ... a_n) for letters from mutually free families, given each family's joint moments:
+/// `moment(family, symbols)` returns tau of the product of those symbols of that family, in order.
+template <class T, class MomentFn>
+T mixed_moment_free(const std::vector<FreeLetter>& word, MomentFn&& moment) {
+  return mixed_moment_from_cumulants<T>(word, cumulants_from_moments<T>(std::forward<MomentFn>(moment)));
 }
 
 }  // namespace netsor::free
