@@ -618,21 +618,41 @@ std::optional<T> Evaluator<T>::integrate(const Expr& f, const std::string& what,
       kk.b = -centers[p];
       g.kinks.push_back(std::move(kk));
     }
+    // Nodes that depend only on the first whitened coordinate (the first pivot's form depends on xi_0 alone):
+    // an iterated rule calls f along inner lines with xi_0 fixed, so their values are kept between calls.
+    std::vector<char> first_only(f.nodes.size(), 1);
+    for (std::size_t i = 0; i < f.nodes.size(); ++i) {
+      if (!an.live[i]) continue;
+      if (an.frontier_of[i] >= 0) {
+        const auto& row = L[an.frontier_of[i]];
+        for (std::size_t j = 1; j < r; ++j)
+          if (row[j] != 0) first_only[i] = 0;
+      } else if (!an.aff[i]) {
+        const auto& nd = f.nodes[i];
+        first_only[i] = (nd.a < 0 || first_only[nd.a]) && (nd.b < 0 || first_only[nd.b]);
+      }
+    }
     // Workspace reused across points (no allocation in the hot loop beyond MPFR's own).
     auto work = std::make_shared<std::vector<Real>>(f.nodes.size());
     auto forms = std::make_shared<std::vector<Real>>(k);
+    auto last0 = std::make_shared<std::pair<bool, Real>>(false, Real(0));
     const Expr* fp = &f;
     const Analysis<T>* ap = &an;
     g.f = [=, &L](const Real* xi) -> Real {
       auto& w = *work;
       auto& l = *forms;
+      const bool same_line = r > 1 && last0->first && xi[0] == last0->second;
+      if (r > 1) {
+        last0->first = true;
+        last0->second = xi[0];
+      }
       for (std::size_t p = 0; p < k; ++p) {
         l[p] = centers[p];
         for (std::size_t j = 0; j < r; ++j) l[p] += L[p][j] * xi[j];
       }
       const auto& nodes = fp->nodes;
       for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!ap->live[i]) continue;
+        if (!ap->live[i] || (same_line && first_only[i])) continue;
         if (ap->frontier_of[i] >= 0) {
           w[i] = l[ap->frontier_of[i]];
           continue;
