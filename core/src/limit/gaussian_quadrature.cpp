@@ -1,29 +1,31 @@
 // gaussian_quadrature.cpp — E[f(Z)], Z ~ N(0, I_dim), dim <= 3, to hundreds of digits (see the header).
 //
 // Method.
-//  * One dimension, no kink: the trapezoidal rule h sum_k f(kh) rho(kh) on the whole line. For an integrand
-//    analytic in the strip |Im z| < d it converges like exp(-2 pi d / h) (Trefethen & Weideman, "The
-//    exponentially convergent trapezoidal rule", SIAM Review 56 (2014), Sec. 5), and the Gaussian weight
-//    makes it the rule of choice: Gauss-Hermite needs about twice as many nodes for tanh (poles at +-i pi/2).
+//  * A whole line: the trapezoidal rule on R. For an integrand analytic in the strip |Im z| < d it converges
+//    like exp(-2 pi d / h) (Trefethen & Weideman, "The exponentially convergent trapezoidal rule", SIAM Review
+//    56 (2014) 385-458, Sec. 5); with the Gaussian weight it needs about half the nodes of Gauss-Hermite for
+//    tanh (poles at +-i pi/2). The nodes go behind z = c sinh(t / c), which spaces them wider in the tails
+//    exactly as fast as the digits needed there fall (kSinhMapScale): 20% fewer nodes.
 //  * A piece with a finite end (relu, abs, step, ...): the end is sent to -infinity by the Ooura-Mori map
-//    z = a + phi(t), phi(t) = t / (1 - exp(-K sinh t)) (T. Ooura & M. Mori, J. Comput. Appl. Math. 38 (1991)
-//    353-360): phi decays double-exponentially as t -> -inf (Takahasi & Mori, Publ. RIMS 9 (1974) 721-741) and
-//    is the identity as t -> +inf, so the bulk of the Gaussian keeps the plain trapezoid's node spacing. A
+//    z = a + phi(t), phi(t) = t / (1 - exp(-K sinh(t / 2))) (T. Ooura & M. Mori, J. Comput. Appl. Math. 38
+//    (1991) 353-360): phi decays double-exponentially as t -> -inf (Takahasi & Mori, Publ. RIMS 9 (1974)
+//    721-741) and is the identity as t -> +inf, so the bulk of the Gaussian keeps the plain node spacing. A
 //    finite piece [a, b] uses z = a + s (phi(t) - phi(t - tau)), double-exponential at both ends.
 //  * Two and three dimensions: iterated integration, outer over z_0, inner over the rest. The inner line is
 //    split where kink hyperplanes cross it; the inner integral, as a function of the outer variables, is
 //    analytic except on the hyperplanes that do not involve the inner variable and where two inner breakpoints
 //    collide. Those become the kinks of the outer integral (built once, recursively, in `KinkHierarchy`).
-//  * Error control: the step is halved (nested levels; no evaluation is wasted) and the error of the finest
-//    level is predicted from the last three levels, T(h), T(2h), T(4h): for exponential convergence
-//    log|T(h) - T(2h)| / log|T(2h) - T(4h)| is the rate at which digits double, and the predicted error of
-//    T(h) is |T(h) - T(2h)|^rate (relative to the L1 scale), the rate capped at 2 (the strip theory's value),
-//    which makes the prediction conservative for any constant in front of the exponential (the same estimate
-//    as mpmath's quad). Tolerances of inner integrals are budgeted against the weight of their outer node, so
-//    inner lines far in the Gaussian tail are computed to fewer digits, with coarser steps.
-//  * Cost: evaluations of f dominate. Nodes and weights of the plain rule and of the map are tabulated once per
-//    precision (in bits) and step, per thread; hot loops run on preallocated MPFR numbers.
-// Measurements that chose this over Boost.Math's double-exponential integrators are in bench/bench_quadrature.cpp.
+//    Inner tolerances are budgeted against the weight of their outer node (inner lines in the Gaussian tail get
+//    fewer digits), and an inner line starts from the strip measured on its neighbour.
+//  * Error control: the step is halved (nested levels: no evaluation is wasted) and the error of the finest
+//    level is predicted from the last levels (`predicted_error`: digits double at each halving; mpmath's quad
+//    uses the same estimate), but only at steps fine enough for the reference strip at the target digits;
+//    coarser levels must agree outright (`segment`: fast early convergence can hide a narrow-strip part).
+//    Truncation follows the terms (tail estimates), not a fixed radius, so exp(c z) integrands work.
+//  * Cost: evaluations of f dominate. Nodes and weights are tabulated once per precision (in bits) and step, per
+//    thread, at extra precision; hot loops run on preallocated MPFR numbers. With QuadratureOptions::threads = 2
+//    the outermost line's two halves run on two threads.
+// bench/bench_quadrature.cpp measures this against Boost.Math's sinh_sinh / exp_sinh and against mpmath.
 #include <netsor/errors.hpp>
 #include <netsor/limit/gaussian_quadrature.hpp>
 
@@ -31,22 +33,27 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <bit>
 #include <cmath>
+#include <condition_variable>
+#include <exception>
+#include <functional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <numbers>
 #include <sstream>
-#include <cstdio>
-#include <cstdlib>
+#include <thread>
 
 namespace netsor::detail {
 
 namespace {
 
 // ------------------------------------------------------------------------------------------- named constants
-// Strip half-width assumed when guessing the step: tanh, sigmoid, ... have their nearest complex singularity at
-// distance pi/2 from the real axis, and the Ooura-Mori map is analytic in |Im t| < pi/2. The guess only says
-// where refinement starts; halving continues until the error estimate is met.
+// Strip half-width assumed for a whole line: tanh, sigmoid, sech, ... have their nearest complex singularity at
+// distance pi/2 from the real axis. It sets the guessed step (where refinement starts; halving continues until
+// the error estimate is met) and the step below which the estimate may extrapolate (h_floor in `segment`).
 constexpr double kReferenceStrip = std::numbers::pi / 2;
 // The same for a piece behind the Ooura-Mori map (below). The Gaussian composed with the map grows without bound
 // near the map's poles, so the effective strip is narrower than the poles' distance: measured for 1, z^2 and
@@ -64,22 +71,14 @@ constexpr int kCoarseLevels = 3;
 constexpr double kMaxStartStep = 2;
 // Halvings beyond the guess (h shrinks by at most 2^kMaxHalvings): a hard stop for integrands whose strip is
 // far narrower than the reference one; they are reported as not converged.
-constexpr int kMaxHalvings = 12;
+constexpr int kMaxHalvings = 10;
 // Predicted errors are multiplied by this before they are compared with the tolerance (one digit of safety).
 constexpr double kPredictionSafety = 10;
-// The doubling model x(h/2) = 2 x(h) - c (see predicted_error) is trusted once the levels agree to this many
-// digits, if it predicted the last level within kModelSlackDigits; it may then gain at most kMaxModelGainDigits
-// over the capped-rate estimate (c of a double pole with the Gaussian's growth is about 3 digits).
+// The doubling model x(h/2) = 2 x(h) - c (see predicted_error) is used once the levels agree to
+// kModelTrustDigits digits; it may gain at most kMaxModelGainDigits over the capped-rate estimate (c of a double
+// pole with the Gaussian's growth is about 3 digits).
 constexpr double kModelTrustDigits = -2;
-constexpr double kModelSlackDigits = 0.5;
 constexpr double kMaxModelGainDigits = 4;
-// Without a third level, an observed rate x1/x2 above this is a transition, not the exponential regime (where
-// the rate tends to 2, above it by c / (a - c) for a constant C = 10^c A in front): an integrand whose main part
-// converges fast at coarse levels (nearly constant, or entire) can hide a small part with a narrow strip, such
-// as the poles of tanh(0.6 z1 + 0.8 z2) at z2 = -6.7 + 1.96 i on the inner line at z1 = 8.97 (amplitude
-// rho(6.7) = 1e-10), whose digits then grow with rates 5.3, 2.1, 1.25 (with a third level, the doubling model
-// catches the 2.1: it predicted 2.6).
-constexpr double kMaxTrustedRate = 2.5;
 // Rate trusted when only two level differences carry digits (see predicted_error).
 constexpr double kUnconfirmedRate = 1.5;
 // Largest rate trusted behind the double-exponential maps. When a piece's finite end lies in the Gaussian tail
@@ -124,7 +123,16 @@ constexpr int kMaxCancellationRetries = 2;
 // + ...; the map's sqrt(1 + z^2/c^2) matches that to second order at c = R / sqrt 2, and a pole of f at real
 // part x then still contributes rho(x) 10^-(digits / z'(x)) <= 10^-digits (the step margin keeps a margin;
 // measured: 1 - 3 digits to spare on tanh((z - b) s)^2, b <= 6, s <= 3, at 50 digits; 0.8 falls short). 0 disables.
-const double kSinhMapScale = std::getenv("NETSOR_SINH") ? std::atof(std::getenv("NETSOR_SINH")) : 1.0;
+constexpr double kSinhMapScale = 1.0;
+// A line's step is guessed from the strip measured on the previous line at the same depth (the inner lines of
+// tanh(z1) tanh(0.6 z1 + 0.8 z2) have d = pi / 1.6 = 1.96, not pi/2; see measured_strip), times this safety,
+// within kLearnedStripRange of the reference, with kLearnedStepMarginDigits of margin for the guess (a measured
+// strip includes the constant that the reference margin covers). A strip measured on a line's own levels is not
+// used for that line: it fooled the estimate on inner lines where a narrow-strip part was about to surface.
+constexpr double kLearnedStripSafety = 0.9;
+constexpr double kLearnedStripRange = 4;
+constexpr double kLearnedStepMarginDigits = 2;
+constexpr double kLearnedStripAgreement = 0.15;
 // Number of 2-adic buckets: levels are at most kCoarseLevels + kMaxHalvings + margin deep.
 constexpr int kBuckets = 24;
 
@@ -172,8 +180,13 @@ struct PrecisionCache {
 
 thread_local int t_engine_depth = 0;  // > 0 while an engine on this thread holds references into the cache
 
-PrecisionCache& cache_for(mpfr_prec_t bits) {
+std::map<mpfr_prec_t, PrecisionCache>& thread_caches() {
   thread_local std::map<mpfr_prec_t, PrecisionCache> caches;
+  return caches;
+}
+
+PrecisionCache& cache_for(mpfr_prec_t bits) {
+  auto& caches = thread_caches();
   auto it = caches.find(bits);
   if (it == caches.end()) {
     if (caches.size() >= kMaxCachedPrecisions && t_engine_depth == 0) caches.clear();
@@ -210,8 +223,8 @@ void extend_line_table(LineTable& t, long k_needed, mpfr_prec_t bits) {
     mpfr_set_d(r, t.h, MPFR_RNDN);
     mpfr_div(r, r, c, MPFR_RNDN);
     mpfr_mul_ui(e, r, k0, MPFR_RNDN);
-    mpfr_exp(e, e, MPFR_RNDN);     // e^{k0 h / c}
-    mpfr_exp(r, r, MPFR_RNDN);     // e^{h / c}
+    mpfr_exp(e, e, MPFR_RNDN);  // e^{k0 h / c}
+    mpfr_exp(r, r, MPFR_RNDN);  // e^{h / c}
     mpfr_ui_div(einv, 1, e, MPFR_RNDN);
     mpfr_ui_div(rinv, 1, r, MPFR_RNDN);
     for (std::size_t k = k0; k < n; ++k) {
@@ -247,10 +260,10 @@ void extend_line_table(LineTable& t, long k_needed, mpfr_prec_t bits) {
     mpfr_sqr(tmp, tmp, MPFR_RNDN);
     mpfr_div_2ui(tmp, tmp, 1, MPFR_RNDN);
     mpfr_neg(tmp, tmp, MPFR_RNDN);
-    mpfr_exp(rinv, tmp, MPFR_RNDN);            // q
+    mpfr_exp(rinv, tmp, MPFR_RNDN);  // q
     mpfr_mul_ui(tmp, tmp, 2 * k0 + 1, MPFR_RNDN);
-    mpfr_exp(r, tmp, MPFR_RNDN);               // q^{2 k0 + 1}
-    mpfr_sqr(rinv, rinv, MPFR_RNDN);           // q^2
+    mpfr_exp(r, tmp, MPFR_RNDN);      // q^{2 k0 + 1}
+    mpfr_sqr(rinv, rinv, MPFR_RNDN);  // q^2
     for (std::size_t k = k0; k < n; ++k) {
       Real z, w;
       mpfr_set_d(M(z), t.h, MPFR_RNDN);
@@ -393,9 +406,95 @@ struct LineResult {
   bool ok = true;
 };
 
+// State shared by the engines of one call (one per thread): the evaluation count and the budget.
+struct SharedCount {
+  std::atomic<std::size_t> evals{0};
+  std::atomic<bool> budget_hit{false};
+  std::size_t max_evals = 0;
+};
+
+struct Segment {
+  MapKind kind = MapKind::Line;
+  Real a, b;           // ends (a for Right and Finite, b for Left and Finite)
+  Real s;              // Finite: z = a + s (phi(t) - phi(t - tau)), s = (b - a) / tau
+  long m = 0;          // Finite: tau = m h at the current step (a multiple of every level's step)
+  double sinh_c = 0;   // Line: the sinh map's scale (0: none)
+  double h_table = 0;  // the finest step planned: coarser levels read its tables
+};
+
+// One walk direction of one segment: its sums and its scratch. The two directions of a segment are separate
+// so that they can run on two threads; their sums are added up level by level.
+struct Walker {
+  std::array<Real, kBuckets> bsum, babs;  // level sums of w F and |w| L1(F) by 2-adic valuation of the index
+  Real berr;                              // sum of |w| err(F) over the nodes (inner integrals' errors)
+  Real trunc;                             // estimated tail beyond the last node
+  Real zk, w, t, tmp, term, val, vabs, verr, c, prev_c, tol_now, tau_in, l1_before, l1_sum, q, tail;
+  std::size_t nodes = 0;
+  long extent = 0;  // index of the farthest node visited, at the current step
+  bool ok = true;
+
+  void reset(const Real& l1_before) {
+    for (auto& x : bsum) mpfr_set_ui(M(x), 0, MPFR_RNDN);
+    for (auto& x : babs) mpfr_set_ui(M(x), 0, MPFR_RNDN);
+    mpfr_set_ui(M(berr), 0, MPFR_RNDN);
+    mpfr_set_ui(M(trunc), 0, MPFR_RNDN);
+    mpfr_set(M(this->l1_before), M(l1_before), MPFR_RNDN);
+    mpfr_set_ui(M(l1_sum), 0, MPFR_RNDN);
+    nodes = 0;
+    extent = 0;
+    ok = true;
+  }
+  // After a halving every old node j becomes 2j (its valuation grows by one); the new nodes are the odd ones.
+  void halve() {
+    for (int v = kBuckets - 2; v >= 1; --v) {
+      std::swap(bsum[v], bsum[v - 1]);
+      std::swap(babs[v], babs[v - 1]);
+    }
+    mpfr_set_ui(M(bsum[0]), 0, MPFR_RNDN);
+    mpfr_set_ui(M(babs[0]), 0, MPFR_RNDN);
+    extent *= 2;
+  }
+};
+
+// What a walk needs to know about its segment and level.
+struct WalkSpec {
+  const Segment* seg = nullptr;
+  unsigned k = 0;      // depth (variable z_k)
+  double h = 0;        // step
+  double R = 0;        // Gaussian cut-off radius of the line
+  double t_range = 0;  // budget length for inner tolerances
+  const Real* tau_abs = nullptr;
+  const Real* eps = nullptr;
+  const Real* eps_in = nullptr;
+};
+
+class Engine;
+
+// A second thread for the outermost line: while the calling thread walks a segment to the right, this one walks
+// it to the left with its own engine (its own node tables and scratch). Created only when
+// QuadratureOptions::threads > 1, in which case f must be safe to call concurrently.
+class Helper {
+ public:
+  Helper(const GaussianIntegrand& g, const QuadratureOptions& opt, SharedCount& count);
+  ~Helper();
+  Helper(const Helper&) = delete;
+  Helper& operator=(const Helper&) = delete;
+  void post(std::function<void(Engine&)> job);
+  void wait();  // rethrows what the job threw
+
+ private:
+  void loop(const GaussianIntegrand& g, const QuadratureOptions& opt, SharedCount& count);
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void(Engine&)> job_;
+  bool has_job_ = false, busy_ = false, quit_ = false;
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
 class Engine {
  public:
-  Engine(const GaussianIntegrand& g, const QuadratureOptions& opt, mpfr_prec_t bits)
+  Engine(const GaussianIntegrand& g, const QuadratureOptions& opt, mpfr_prec_t bits, SharedCount& count, Helper* helper)
       : g_(g),
         opt_(opt),
         bits_(bits),
@@ -403,6 +502,8 @@ class Engine {
         hard_radius_(hard_radius(bits)),
         cache_(cache_for(bits)),
         kinks_(g.kinks, g.dim, bits),
+        count_(count),
+        helper_(helper),
         z_(g.dim),
         work_(g.dim) {
     mpfr_set_ui_2exp(M(unit_roundoff_), 1, -static_cast<mpfr_exp_t>(bits), MPFR_RNDN);
@@ -410,37 +511,140 @@ class Engine {
   }
 
   LineResult run(const Real& eps_rel) { return line(0, Real(0), eps_rel); }
-  std::size_t evaluations() const { return evals_; }
-  bool budget_hit() const { return budget_hit_; }
   double work_digits() const { return work_digits_; }
+
+  // Walks one direction of a segment from index j0 in steps of stepj (see `segment`). Public for the helper.
+  void walk(Walker& wr, const WalkSpec& sp, int dir, long j0, long stepj) {
+    const Segment& s = *sp.seg;
+    const double h = sp.h;
+    const bool innermost = sp.k + 1 == g_.dim;
+    // Levels at multiples 2^k of the segment's finest planned step read that step's table at stride 2^k.
+    double ht = h;
+    long stride = 1;
+    if (s.h_table > 0 && h >= s.h_table) {
+      stride = std::lround(h / s.h_table);
+      ht = s.h_table;
+    }
+    const DeTable* de = s.kind == MapKind::Line ? nullptr : &de_table(cache_, ht, bits_);
+    LineTable* lt = nullptr;
+    if (s.kind == MapKind::Line) {
+      lt = &cache_.line[{ht, s.sinh_c}];
+      lt->h = ht;
+      lt->c = s.sinh_c;
+    }
+    int run = 0;
+    mpfr_set_ui(M(wr.prev_c), 0, MPFR_RNDN);
+    mpfr_set_ui(M(wr.tail), 0, MPFR_RNDN);
+    // What an inner line learns (its strip, its L1) carries over to the next inner line of this walk only (its
+    // neighbour), not across the jump from one end of the walk to the start of the next.
+    if (!innermost) {
+      work_[sp.k + 1].strip = {0, 0};
+      mpfr_set_si(M(work_[sp.k + 1].prev_l1), -1, MPFR_RNDN);
+    }
+    auto update_tol = [&]() {  // wr.tol_now = max(tau_abs, eps * (L1 before + h * l1_sum))
+      mpfr_mul_d(M(wr.tol_now), M(wr.l1_sum), h, MPFR_RNDN);
+      mpfr_add(M(wr.tol_now), M(wr.tol_now), M(wr.l1_before), MPFR_RNDN);
+      mpfr_mul(M(wr.tol_now), M(*sp.eps), M(wr.tol_now), MPFR_RNDN);
+      if (mpfr_greater_p(M(*sp.tau_abs), M(wr.tol_now))) mpfr_set(M(wr.tol_now), M(*sp.tau_abs), MPFR_RNDN);
+    };
+    for (long j = j0;; j += dir * stepj) {
+      if (!node(s, j * stride, ht, stride, de, lt, wr)) break;  // past the double-exponential end: nothing left
+      if (std::abs(mpfr_get_d(M(wr.zk), MPFR_RNDN)) > hard_radius_) {
+        // Nothing but an integrand growing faster than the Gaussian decays has weight this far out: stop, and
+        // fail if the last term was not negligible.
+        update_tol();
+        mpfr_div_d(M(wr.tol_now), M(wr.tol_now), kTailShare * h, MPFR_RNDN);
+        if (mpfr_greater_p(M(wr.prev_c), M(wr.tol_now))) wr.ok = false;
+        break;
+      }
+      if (!innermost) {
+        // The inner line's error e enters as h |w| e; it gets tol / (kInnerShare |w| t_range).
+        update_tol();
+        mpfr_abs(M(wr.tau_in), M(wr.w), MPFR_RNDN);
+        if (mpfr_zero_p(M(wr.tau_in))) {
+          mpfr_set_inf(M(wr.tau_in), 1);
+        } else {
+          mpfr_mul_d(M(wr.tau_in), M(wr.tau_in), kInnerShare * sp.t_range, MPFR_RNDN);
+          mpfr_div(M(wr.tau_in), M(wr.tol_now), M(wr.tau_in), MPFR_RNDN);
+        }
+      }
+      integrand(sp.k, wr, *sp.eps_in);
+      ++wr.nodes;
+      const long aj = j < 0 ? -j : j;
+      const int v = j == 0 ? kBuckets - 1 : std::min(kBuckets - 2, std::countr_zero(static_cast<unsigned long>(aj)));
+      mpfr_mul(M(wr.term), M(wr.w), M(wr.val), MPFR_RNDN);
+      mpfr_add(M(wr.bsum[v]), M(wr.bsum[v]), M(wr.term), MPFR_RNDN);
+      if (innermost) {
+        mpfr_abs(M(wr.c), M(wr.term), MPFR_RNDN);  // |w| L1(F) with L1(f(z)) = |f(z)|
+      } else {
+        mpfr_abs(M(wr.tmp), M(wr.w), MPFR_RNDN);
+        mpfr_mul(M(wr.c), M(wr.tmp), M(wr.vabs), MPFR_RNDN);
+        mpfr_mul(M(wr.tmp), M(wr.tmp), M(wr.verr), MPFR_RNDN);
+        mpfr_add(M(wr.berr), M(wr.berr), M(wr.tmp), MPFR_RNDN);
+      }
+      mpfr_add(M(wr.babs[v]), M(wr.babs[v]), M(wr.c), MPFR_RNDN);
+      mpfr_add(M(wr.l1_sum), M(wr.l1_sum), M(wr.c), MPFR_RNDN);  // times h: this walk's share of the L1
+      if (dir * j > dir * wr.extent) wr.extent = j;
+      // Negligible? Only asked where a stop is allowed at all. The node's share and the geometric tail it
+      // predicts, c q / (1 - q) with q = c / c_prev, must both be below tol / kTailShare.
+      // c = |w| L1(F); the node's share of the integral is h c, compared with tol / kTailShare.
+      if (may_stop(s, dir, j, h, wr.zk, sp.R)) {
+        update_tol();
+        mpfr_div_d(M(wr.tol_now), M(wr.tol_now), kTailShare * h, MPFR_RNDN);
+        bool negligible = mpfr_lessequal_p(M(wr.c), M(wr.tol_now));
+        if (negligible) {
+          if (mpfr_zero_p(M(wr.c))) {
+            mpfr_set_ui(M(wr.tail), 0, MPFR_RNDN);
+          } else if (!mpfr_greater_p(M(wr.prev_c), M(wr.c))) {
+            negligible = false;  // not decaying yet
+          } else {
+            mpfr_div(M(wr.q), M(wr.c), M(wr.prev_c), MPFR_RNDN);
+            mpfr_ui_sub(M(wr.tmp), 1, M(wr.q), MPFR_RNDN);
+            mpfr_mul(M(wr.tail), M(wr.c), M(wr.q), MPFR_RNDN);
+            mpfr_div(M(wr.tail), M(wr.tail), M(wr.tmp), MPFR_RNDN);
+            negligible = mpfr_lessequal_p(M(wr.tail), M(wr.tol_now));
+          }
+        }
+        run = negligible ? run + 1 : 0;
+      } else {
+        run = 0;
+      }
+      mpfr_set(M(wr.prev_c), M(wr.c), MPFR_RNDN);
+      if (run >= kNegligibleRun) {
+        // After a halving this walk saw the new (odd) nodes only; the old ones' tail counts half as much.
+        mpfr_mul_d(M(wr.tail), M(wr.tail), h, MPFR_RNDN);
+        if (stepj == 1) {
+          mpfr_set(M(wr.trunc), M(wr.tail), MPFR_RNDN);
+        } else {
+          mpfr_div_2ui(M(wr.trunc), M(wr.trunc), 1, MPFR_RNDN);
+          mpfr_add(M(wr.trunc), M(wr.trunc), M(wr.tail), MPFR_RNDN);
+        }
+        break;
+      }
+    }
+  }
 
  private:
   // Scratch of one recursion depth: line(k) only calls line(k + 1), so one per depth suffices and the hot loop
   // allocates nothing but f's return value.
   struct Work {
-    std::array<Real, kBuckets> bsum, babs;  // level sums of w F and |w| L1(F) by 2-adic valuation of the index
-    Real berr;                              // sum of |w| err(F) over the nodes (inner integrals' errors)
-    Real zk, w, t, tmp, term, val, vabs, verr;
-    Real c, prev_c, tol_now, tau_in, l1_run;
+    Walker right, left;
     Real prev_l1;  // L1 of the previous line at this depth (a neighbour): sizes the next line's step
+    // Strip half-width measured on the previous line at this depth, for the plain rule [0] and behind the map
+    // [1] (0: none yet): neighbouring lines of an iterated integral have nearly the same strip.
+    std::array<double, 2> strip{0, 0};
   };
 
-  struct Segment {
-    MapKind kind = MapKind::Line;
-    Real a, b;    // ends (a for Right and Finite, b for Left and Finite)
-    Real s;       // Finite: z = a + s (phi(t) - phi(t - tau)), s = (b - a) / tau
-    long m0 = 0;  // Finite: tau = m0 h_start, a multiple of every level's step
-  };
-
-  // Node t = j h of segment `sg`: writes wk.zk and the weight wk.w = z'(t) rho(z) (without the factor h).
+  // Node t = j h (j in units of the table step h) of segment `sg`: writes wr.zk and the weight
+  // wr.w = z'(t) rho(z) (without the factor h). `stride` converts the segment's index m (Finite) to table units.
   // Returns false beyond the tabulated double-exponential end (weights below 2^-(2 bits) of the largest).
-  bool node(const Segment& sg, long j, double h, const DeTable* de, LineTable* lt, long m, Work& wk) {
+  bool node(const Segment& sg, long j, double h, long stride, const DeTable* de, LineTable* lt, Walker& wr) {
     if (sg.kind == MapKind::Line) {
       const long aj = j < 0 ? -j : j;
       if (static_cast<long>(lt->z.size()) <= aj) extend_line_table(*lt, 2 * aj + 16, bits_);
-      mpfr_set(M(wk.zk), M(lt->z[static_cast<std::size_t>(aj)]), MPFR_RNDN);
-      if (j < 0) mpfr_neg(M(wk.zk), M(wk.zk), MPFR_RNDN);
-      mpfr_set(M(wk.w), M(lt->w[static_cast<std::size_t>(aj)]), MPFR_RNDN);
+      mpfr_set(M(wr.zk), M(lt->z[static_cast<std::size_t>(aj)]), MPFR_RNDN);
+      if (j < 0) mpfr_neg(M(wr.zk), M(wr.zk), MPFR_RNDN);
+      mpfr_set(M(wr.w), M(lt->w[static_cast<std::size_t>(aj)]), MPFR_RNDN);
       return true;
     }
     if (j < de->k_lo) return false;
@@ -458,71 +662,73 @@ class Engine {
         mpfr_set(dphi, M(de->dphi[i]), MPFR_RNDN);
       }
     };
-    phi_at(j, M(wk.zk), M(wk.w));
+    phi_at(j, M(wr.zk), M(wr.w));
     switch (sg.kind) {
-      case MapKind::Right: mpfr_add(M(wk.zk), M(sg.a), M(wk.zk), MPFR_RNDN); break;
-      case MapKind::Left: mpfr_sub(M(wk.zk), M(sg.b), M(wk.zk), MPFR_RNDN); break;
-      case MapKind::Finite:
-        phi_at(j - m, M(wk.t), M(wk.tmp));
-        mpfr_sub(M(wk.zk), M(wk.zk), M(wk.t), MPFR_RNDN);
-        mpfr_sub(M(wk.w), M(wk.w), M(wk.tmp), MPFR_RNDN);
-        mpfr_mul(M(wk.zk), M(wk.zk), M(sg.s), MPFR_RNDN);
-        mpfr_mul(M(wk.w), M(wk.w), M(sg.s), MPFR_RNDN);
-        mpfr_add(M(wk.zk), M(wk.zk), M(sg.a), MPFR_RNDN);
+      case MapKind::Right:
+        mpfr_add(M(wr.zk), M(sg.a), M(wr.zk), MPFR_RNDN);
         break;
-      case MapKind::Line: break;
+      case MapKind::Left:
+        mpfr_sub(M(wr.zk), M(sg.b), M(wr.zk), MPFR_RNDN);
+        break;
+      case MapKind::Finite:
+        phi_at(j - sg.m * stride, M(wr.t), M(wr.tmp));
+        mpfr_sub(M(wr.zk), M(wr.zk), M(wr.t), MPFR_RNDN);
+        mpfr_sub(M(wr.w), M(wr.w), M(wr.tmp), MPFR_RNDN);
+        mpfr_mul(M(wr.zk), M(wr.zk), M(sg.s), MPFR_RNDN);
+        mpfr_mul(M(wr.w), M(wr.w), M(sg.s), MPFR_RNDN);
+        mpfr_add(M(wr.zk), M(wr.zk), M(sg.a), MPFR_RNDN);
+        break;
+      case MapKind::Line:
+        break;
     }
     // w *= rho(z) = exp(-z^2/2) / sqrt(2 pi)
-    mpfr_sqr(M(wk.tmp), M(wk.zk), MPFR_RNDN);
-    mpfr_div_2ui(M(wk.tmp), M(wk.tmp), 1, MPFR_RNDN);
-    mpfr_neg(M(wk.tmp), M(wk.tmp), MPFR_RNDN);
-    mpfr_exp(M(wk.tmp), M(wk.tmp), MPFR_RNDN);
-    mpfr_mul(M(wk.w), M(wk.w), M(wk.tmp), MPFR_RNDN);
-    mpfr_mul(M(wk.w), M(wk.w), M(cache_.inv_sqrt_2pi), MPFR_RNDN);
+    mpfr_sqr(M(wr.tmp), M(wr.zk), MPFR_RNDN);
+    mpfr_div_2ui(M(wr.tmp), M(wr.tmp), 1, MPFR_RNDN);
+    mpfr_neg(M(wr.tmp), M(wr.tmp), MPFR_RNDN);
+    mpfr_exp(M(wr.tmp), M(wr.tmp), MPFR_RNDN);
+    mpfr_mul(M(wr.w), M(wr.w), M(wr.tmp), MPFR_RNDN);
+    mpfr_mul(M(wr.w), M(wr.w), M(cache_.inv_sqrt_2pi), MPFR_RNDN);
     return true;
   }
 
   Real call_f() {
-    ++evals_;
-    if (evals_ >= opt_.max_evaluations) budget_hit_ = true;
+    if (count_.evals.fetch_add(1, std::memory_order_relaxed) + 1 >= count_.max_evals)
+      count_.budget_hit.store(true, std::memory_order_relaxed);
     return g_.f(z_.data());
   }
 
-  // F at z_k = wk.zk: f itself at the innermost depth, else the inner line integral. Writes wk.val, wk.vabs
-  // (its L1 scale) and wk.verr (its error estimate).
-  void integrand(unsigned k, Work& wk, const Real& tau_in, const Real& eps_in, bool& ok) {
-    mpfr_set(M(z_[k]), M(wk.zk), MPFR_RNDN);
+  // F at z_k = wr.zk: f itself at the innermost depth, else the inner line integral. Writes wr.val, wr.vabs
+  // (its L1 scale) and wr.verr (its error estimate).
+  void integrand(unsigned k, Walker& wr, const Real& eps_in) {
+    mpfr_set(M(z_[k]), M(wr.zk), MPFR_RNDN);
     if (k + 1 == g_.dim) {
-      wk.val = call_f();
-      if (!mpfr_number_p(M(wk.val))) ok = false;
-      mpfr_abs(M(wk.vabs), M(wk.val), MPFR_RNDN);
+      wr.val = call_f();
+      if (!mpfr_number_p(M(wr.val))) wr.ok = false;
       return;
     }
-    LineResult r = line(k + 1, tau_in, eps_in);
-    if (std::getenv("NETSOR_QDEBUG2"))
-      std::fprintf(stderr, "IN %s %s %s %s %d\n", to_string(z_[k], 60).c_str(), to_string(r.value, 60).c_str(),
-                   to_string(r.err, 3).c_str(), to_string(tau_in, 3).c_str(), (int)r.ok);
-    wk.val = std::move(r.value);
-    wk.vabs = std::move(r.l1);
-    wk.verr = std::move(r.err);
-    ok = ok && r.ok;
+    LineResult r = line(k + 1, wr.tau_in, eps_in);
+    wr.val = std::move(r.value);
+    wr.vabs = std::move(r.l1);
+    wr.verr = std::move(r.err);
+    wr.ok = wr.ok && r.ok;
   }
 
   // May the walk stop after node z (index j) in direction dir? Yes when the rest of the segment in that
   // direction lies where the Gaussian weight is negligible (|z| >= R), or the walk is deep in a
   // double-exponential end (kDeScale beyond the end's side of t = 0: phi' has decayed by exp(-K sinh 1)).
-  bool may_stop(const Segment& sg, int dir, long j, double h, long m, const Real& z, double R) const {
+  static bool may_stop(const Segment& sg, int dir, long j, double h, const Real& z, double R) {
     const double zd = mpfr_get_d(M(z), MPFR_RNDN);
     const double t = static_cast<double>(j) * h;
     switch (sg.kind) {
-      case MapKind::Line: return dir > 0 ? zd >= R : zd <= -R;
+      case MapKind::Line:
+        return dir > 0 ? zd >= R : zd <= -R;
       case MapKind::Right:  // t up: z up to +inf;  t down: z down to a
         return dir > 0 ? zd >= R : (t <= -kDeScale || zd <= -R || mpfr_get_d(M(sg.a), MPFR_RNDN) >= R);
       case MapKind::Left:  // t up: z down to -inf;  t down: z up to b
         return dir > 0 ? zd <= -R : (t <= -kDeScale || zd >= R || mpfr_get_d(M(sg.b), MPFR_RNDN) <= -R);
       case MapKind::Finite:
         if (dir > 0)
-          return t >= static_cast<double>(m) * h + kDeScale || zd >= R || mpfr_get_d(M(sg.b), MPFR_RNDN) <= -R;
+          return t >= static_cast<double>(sg.m) * h + kDeScale || zd >= R || mpfr_get_d(M(sg.b), MPFR_RNDN) <= -R;
         return t <= -kDeScale || zd <= -R || mpfr_get_d(M(sg.a), MPFR_RNDN) >= R;
     }
     return true;
@@ -531,19 +737,25 @@ class Engine {
   // A piece where f vanishes identically (the dead half-line of a relu): f is exactly 0 at three interior
   // points. A piece analytic on an interval with three exact zeros there is 0 (up to a conspiracy of
   // rounding no real integrand produces).
-  bool dead_piece(unsigned k, const Segment& sg, Work& wk) {
+  bool dead_piece(unsigned k, const Segment& sg, Walker& wr) {
     for (double p : kProbe) {
       switch (sg.kind) {
-        case MapKind::Line: mpfr_set_d(M(wk.zk), p < 1 ? -p : p, MPFR_RNDN); break;
-        case MapKind::Right: mpfr_add_d(M(wk.zk), M(sg.a), p, MPFR_RNDN); break;
-        case MapKind::Left: mpfr_sub_d(M(wk.zk), M(sg.b), p, MPFR_RNDN); break;
+        case MapKind::Line:
+          mpfr_set_d(M(wr.zk), p < 1 ? -p : p, MPFR_RNDN);
+          break;
+        case MapKind::Right:
+          mpfr_add_d(M(wr.zk), M(sg.a), p, MPFR_RNDN);
+          break;
+        case MapKind::Left:
+          mpfr_sub_d(M(wr.zk), M(sg.b), p, MPFR_RNDN);
+          break;
         case MapKind::Finite:  // at fractions of [a, b]
-          mpfr_sub(M(wk.zk), M(sg.b), M(sg.a), MPFR_RNDN);
-          mpfr_mul_d(M(wk.zk), M(wk.zk), p / (kProbe.back() + 1), MPFR_RNDN);
-          mpfr_add(M(wk.zk), M(wk.zk), M(sg.a), MPFR_RNDN);
+          mpfr_sub(M(wr.zk), M(sg.b), M(sg.a), MPFR_RNDN);
+          mpfr_mul_d(M(wr.zk), M(wr.zk), p / (kProbe.back() + 1), MPFR_RNDN);
+          mpfr_add(M(wr.zk), M(wr.zk), M(sg.a), MPFR_RNDN);
           break;
       }
-      mpfr_set(M(z_[k]), M(wk.zk), MPFR_RNDN);
+      mpfr_set(M(z_[k]), M(wr.zk), MPFR_RNDN);
       const Real v = call_f();
       if (!mpfr_zero_p(M(v))) return false;
     }
@@ -554,12 +766,11 @@ class Engine {
   // d3 = |T(4h) - T(8h)| (A = L1 scale). With x_i = log10(d_i / A), x1 is about the error of T(2h), x2 of
   // T(4h), x3 of T(8h). Exponential convergence E(h) = C exp(-2 pi d / h) doubles the digits at each halving
   // less a constant: x(h/2) = 2 x(h) - c, c = log10(C/A). So the error of T(h) is about 10^(rate x1) with the
-  // observed rate x1 / x2, capped at 2 (mpmath's estimate, safe for any C) or at kDeRateCap behind a map;
-  // for the plain trapezoid (`plain`) the model itself, x(h) = 3 x1 - 2 x2, may gain up to kMaxModelGainDigits
-  // over the capped rate. The model must also have predicted x1 from x2 and x3 (to kModelSlackDigits): slower
-  // convergence than predicted means a part with a narrower strip has surfaced, and then only the agreement
-  // of the last two levels counts. With no usable third level, at most kUnconfirmedRate is trusted. One digit
-  // of safety on top.
+  // observed rate, the smaller of x1 / x2 and x2 / x3 (sub-doubling sequences stay sub-doubling for a while),
+  // capped at 2 (mpmath's estimate, safe for any C) or at kDeRateCap behind a map; without a usable third
+  // level at kUnconfirmedRate. For the plain trapezoid (`plain`) the model itself, x(h) = 3 x1 - 2 x2, may gain
+  // up to kMaxModelGainDigits over the capped rate. One digit of safety on top. Used only at steps finer than
+  // the reference step of the segment (see h_floor in `segment`): coarser levels need plain agreement.
   Real predicted_error(const Real& d1, const Real& d2, const Real& d3, const Real& A, const Real& noise,
                        bool plain) const {
     if (d1 <= kNoiseFactor * noise) return d1;  // rounding, not discretization
@@ -567,24 +778,32 @@ class Engine {
     const double x1 = log10_of(d1) - log10_of(A);
     const double x2 = log10_of(d2) - log10_of(A);
     if (x2 >= 0) return d1 * kPredictionSafety;
-    double x;
-    if (d3 > d2 && d3 < A) {
-      const double x3 = log10_of(d3) - log10_of(A);
-      // Slower than the doubling model predicted from the two coarser steps: a part with a narrower strip has
-      // surfaced (see kMaxTrustedRate); trust only that the last two levels agree.
-      const double model_x1 = 3 * x2 - 2 * x3;
-      if (x1 > model_x1 + kModelSlackDigits) return d1 * kPredictionSafety;
-      if (plain) {
-        x = x1 * std::min(x1 / x2, 2.0);
-        if (x2 <= kModelTrustDigits) x = std::min(x, std::max(3 * x1 - 2 * x2, 2 * x1 - kMaxModelGainDigits));
-      } else {
-        x = x1 * std::min(x1 / x2, kDeRateCap);
-      }
-    } else {
-      if (x1 / x2 > kMaxTrustedRate) return d1 * kPredictionSafety;
-      x = x1 * std::min(x1 / x2, kUnconfirmedRate);
-    }
-    return A * pow10_real(std::min(x, x1)) * kPredictionSafety;
+    double rate = std::min(x1 / x2, plain ? 2.0 : kDeRateCap);
+    const bool third = d3 > d2 && d3 < A;
+    const double x3 = third ? log10_of(d3) - log10_of(A) : 0;
+    rate = std::min(rate, third ? x2 / x3 : kUnconfirmedRate);
+    double x = x1 * std::max(rate, 1.0);
+    if (plain && third && x2 <= kModelTrustDigits)
+      x = std::min(x, std::max(3 * x1 - 2 * x2, 2 * x1 - kMaxModelGainDigits));
+    return A * pow10_real(x) * kPredictionSafety;
+  }
+
+  // The strip half-width d read off the digits gained per halving, which do not depend on the constant in
+  // front: log10 E(2h) - log10 E(4h) = 2 pi d / (4 h ln 10) for E(h) = C exp(-2 pi d / h), with
+  // E(2h) ~ d1 = |T(h) - T(2h)| and so on. The two gains of the last three levels must give the same d to
+  // kLearnedStripAgreement, else the levels are in a transition (a small part with a narrow strip surfacing,
+  // whose d the gains overstate; measured disagreement 32% and more) and 0 is returned. In the exponential
+  // regime they agree to a few percent (1% on the inner lines of tanh(z1) tanh(0.6 z1 + 0.8 z2)). Faster than
+  // doubling (a strip so wide that the Gaussian limits the error) is not used either: learning from it made
+  // inner lines of a rotated 3-D tanh product miss their tolerance 100-fold.
+  double measured_strip(const Real& d1, const Real& d2, const Real& d3, const Real& A, const Real& noise,
+                        double h) const {
+    if (!(A > 0 && d1 > kNoiseFactor * noise && d1 < d2 && d2 < d3 && d3 < A)) return 0;
+    const double x1 = log10_of(d1), x2 = log10_of(d2), x3 = log10_of(d3);
+    const double per_gain = std::log(10.0) / (2 * std::numbers::pi);
+    const double d_a = (x2 - x1) * 4 * h * per_gain, d_b = (x3 - x2) * 8 * h * per_gain;
+    if (std::abs(d_a - d_b) > kLearnedStripAgreement * std::max(d_a, d_b)) return 0;
+    return std::min(d_a, d_b);
   }
 
   struct SegResult {
@@ -592,8 +811,8 @@ class Engine {
     bool ok = true;
   };
 
-  // The step at which the reference strip gives exp(-2 pi d / h) = 10^-digits, rounded down to 6 significant
-  // bits so that a handful of distinct steps (and tables) serve all lines.
+  // The step at which the strip d gives exp(-2 pi d / h) = 10^-digits, rounded down to 6 significant bits so
+  // that a handful of distinct steps (and tables) serve all lines.
   static double guessed_step(double digits, double strip) {
     double hg = 2 * std::numbers::pi * strip / (digits * std::log(10.0));
     int e = 0;
@@ -608,175 +827,123 @@ class Engine {
     Work& wk = work_[k];
     SegResult res;
     const bool innermost = k + 1 == g_.dim;
-    if (innermost && dead_piece(k, sg, wk)) {
+    if (innermost && dead_piece(k, sg, wk.right)) {
       res.value = res.err = res.l1 = res.noise = 0;
       return res;
     }
     const bool plain = sg.kind == MapKind::Line;
-    const double strip = plain ? kReferenceStrip : kReferenceStripDe;
-    double h = guessed_step(plain ? digits : digits * 2 / kDeRateCap, strip);
-    // Levels coarser than the reference step for the target digits are accepted only when they agree with the
-    // next coarser level to the tolerance (see kMaxTrustedRate: fast early convergence can hide a small part
-    // with a narrow strip; below this step such a part with a strip >= the reference one is negligible).
-    const double h_floor = guessed_step(plain ? digits - kStepMarginDigits : (digits - kStepMarginDigits) * 2 / kDeRateCap, strip);
-    for (int i = 0; i < kCoarseLevels && 2 * h <= kMaxStartStep; ++i) h *= 2;
-    // The whole line goes behind z = c sinh(t / c): node spacing z'(t) h = sqrt(1 + z^2/c^2) h grows in the
-    // tails as fast as the accuracy they need falls (see kSinhMapScale).
-    double sinh_c = 0;
-    if (sg.kind == MapKind::Line && kSinhMapScale > 0) {
-      sinh_c = kSinhMapScale * std::sqrt(digits * std::log(10.0));
-      sinh_c = std::ldexp(1.0, 0) * std::exp2(std::ceil(4 * std::log2(sinh_c)) / 4);  // a few distinct tables
+    const int family = plain ? 0 : 1;
+    // The strip: the reference one, or the one measured on the neighbouring line (see kLearnedStripSafety).
+    double strip = plain ? kReferenceStrip : kReferenceStripDe;
+    double margin = kStepMarginDigits;
+    if (wk.strip[family] > 0) {
+      strip =
+          std::clamp(kLearnedStripSafety * wk.strip[family], strip / kLearnedStripRange, strip * kLearnedStripRange);
+      margin = kLearnedStepMarginDigits;
     }
+    const double digits_guess = plain ? digits + margin : (digits + margin) * 2 / kDeRateCap;
+    double h = guessed_step(digits_guess, strip);
+    // Levels coarser than the reference step for the target digits (h_floor) are accepted only when they agree
+    // with the next coarser level to the tolerance; the predicted error is used below it. Coarse levels can
+    // converge deceptively fast: an integrand whose main part is nearly constant (or entire) hides a small
+    // part with a narrower strip, which takes over later. On the inner line at z1 = 8.97 of
+    // tanh(z1) tanh(0.6 z1 + 0.8 z2), the poles at z2 = -6.7 + 1.96 i (amplitude rho(6.7) = 1e-10) surface
+    // so: digits 2, 10.3, 21.7, 27.2 at successive halvings (the rate 2.1 of the third step promised 43). At
+    // h_floor any part with a strip at least `strip` is below the tolerance whatever its amplitude.
+    // The digits are those estimated before the line; once its L1 is known they are recomputed.
+    auto floor_step = [&](double dg) { return guessed_step(plain ? dg : dg * 2 / kDeRateCap, strip); };
+    double h_floor = floor_step(digits);
+    const double h_guess = h;
+    for (int i = 0; i < kCoarseLevels && 2 * h <= kMaxStartStep; ++i) h *= 2;
     Segment s = sg;
-    long m = 0;
+    s.h_table = h_guess;
+    if (plain && kSinhMapScale > 0) {
+      // The whole line goes behind z = c sinh(t / c): node spacing z'(t) h = sqrt(1 + z^2/c^2) h grows in the
+      // tails as fast as the accuracy they need falls (see kSinhMapScale). Rounded up: a few distinct tables.
+      const double c = kSinhMapScale * std::sqrt((digits + kStepMarginDigits) * std::log(10.0));
+      s.sinh_c = std::exp2(std::ceil(4 * std::log2(c)) / 4);
+    }
     if (s.kind == MapKind::Finite) {
       const Real T = s.b - s.a;
-      s.m0 = std::max(1L, std::lround(mpfr_get_d(M(T), MPFR_RNDN) / h));
-      s.s = T / (Real(h) * s.m0);
-      m = s.m0;
+      s.m = std::max(1L, std::lround(mpfr_get_d(M(T), MPFR_RNDN) / h));
+      s.s = T / (Real(h) * s.m);
     }
-
-    for (auto& x : wk.bsum) mpfr_set_ui(M(x), 0, MPFR_RNDN);
-    for (auto& x : wk.babs) mpfr_set_ui(M(x), 0, MPFR_RNDN);
-    mpfr_set_ui(M(wk.berr), 0, MPFR_RNDN);
-    mpfr_set(M(wk.l1_run), M(l1_before), MPFR_RNDN);
-    std::size_t nodes = 0;
-    long jr = 0, jl = 0;  // extent visited, in indices of the current step
-    bool ok = true;
-    Real trunc_r = 0, trunc_l = 0;  // estimated tails beyond the last node on each side
     const Real eps_in = eps / kInnerShare;
+    WalkSpec sp;
+    sp.seg = &s;
+    sp.k = k;
+    sp.h = h;
+    sp.R = R;
     // Inner tolerance budget: the piece's tolerance spread over its t-range, which is at most 2 (R + 4) long
     // (the Gaussian bulk plus the double-exponential ends).
-    const double t_range = 2 * (R + 4);
-
-    auto update_tol = [&]() {  // wk.tol_now = max(tau_abs, eps * l1_run)
-      mpfr_mul(M(wk.tol_now), M(eps), M(wk.l1_run), MPFR_RNDN);
-      if (mpfr_greater_p(M(tau_abs), M(wk.tol_now))) mpfr_set(M(wk.tol_now), M(tau_abs), MPFR_RNDN);
-    };
-
-    auto walk = [&](int dir, long j0, long stepj) {
-      int run = 0;
-      Real tail = 0;
-      mpfr_set_ui(M(wk.prev_c), 0, MPFR_RNDN);
-      const DeTable* de = s.kind == MapKind::Line ? nullptr : &de_table(cache_, h, bits_);
-      LineTable* lt = nullptr;
-      if (s.kind == MapKind::Line) {
-        lt = &cache_.line[{h, sinh_c}];
-        lt->h = h;
-        lt->c = sinh_c;
-      }
-      for (long j = j0;; j += dir * stepj) {
-        if (!node(s, j, h, de, lt, m, wk)) break;  // past the double-exponential end: nothing left
-        if (std::abs(mpfr_get_d(M(wk.zk), MPFR_RNDN)) > hard_radius_) {
-          ok = false;  // terms still not negligible this far out: f grows faster than the Gaussian decays
-          break;
-        }
-        if (!innermost) {
-          // The inner line's error e enters as h |w| e; it gets tol / (kInnerShare |w| t_range).
-          update_tol();
-          mpfr_abs(M(wk.tau_in), M(wk.w), MPFR_RNDN);
-          if (mpfr_zero_p(M(wk.tau_in))) {
-            mpfr_set_inf(M(wk.tau_in), 1);
-          } else {
-            mpfr_mul_d(M(wk.tau_in), M(wk.tau_in), kInnerShare * t_range, MPFR_RNDN);
-            mpfr_div(M(wk.tau_in), M(wk.tol_now), M(wk.tau_in), MPFR_RNDN);
-          }
-        }
-        integrand(k, wk, wk.tau_in, eps_in, ok);
-        ++nodes;
-        const int v = j == 0 ? kBuckets - 1
-                             : std::min(kBuckets - 2, std::countr_zero(static_cast<unsigned long>(j < 0 ? -j : j)));
-        mpfr_mul(M(wk.term), M(wk.w), M(wk.val), MPFR_RNDN);
-        mpfr_add(M(wk.bsum[v]), M(wk.bsum[v]), M(wk.term), MPFR_RNDN);
-        mpfr_abs(M(wk.tmp), M(wk.w), MPFR_RNDN);
-        mpfr_mul(M(wk.c), M(wk.tmp), M(wk.vabs), MPFR_RNDN);
-        mpfr_add(M(wk.babs[v]), M(wk.babs[v]), M(wk.c), MPFR_RNDN);
-        if (!innermost) {
-          mpfr_mul(M(wk.tmp), M(wk.tmp), M(wk.verr), MPFR_RNDN);
-          mpfr_add(M(wk.berr), M(wk.berr), M(wk.tmp), MPFR_RNDN);
-        }
-        // Negligible? The node's share h |w| L1(F) and the geometric tail it predicts, c q / (1 - q) with
-        // q = c / c_prev, are both below tol / kTailShare.
-        mpfr_mul_d(M(wk.c), M(wk.c), h, MPFR_RNDN);
-        mpfr_add(M(wk.l1_run), M(wk.l1_run), M(wk.c), MPFR_RNDN);
-        update_tol();
-        mpfr_div_d(M(wk.tol_now), M(wk.tol_now), kTailShare, MPFR_RNDN);
-        bool negligible = mpfr_lessequal_p(M(wk.c), M(wk.tol_now));
-        if (negligible) {
-          if (mpfr_zero_p(M(wk.c))) {
-            tail = 0;
-          } else if (!mpfr_greater_p(M(wk.prev_c), M(wk.c))) {
-            negligible = false;  // not decaying yet
-          } else {
-            const Real q = wk.c / wk.prev_c;
-            tail = wk.c * q / (1 - q);
-            negligible = tail <= wk.tol_now;
-          }
-        }
-        mpfr_set(M(wk.prev_c), M(wk.c), MPFR_RNDN);
-        run = negligible ? run + 1 : 0;
-        if (dir > 0) jr = std::max(jr, j);
-        else jl = std::min(jl, j);
-        if (run >= kNegligibleRun && may_stop(s, dir, j, h, m, wk.zk, R)) {
-          // After a halving this walk saw the new (odd) nodes only; the old ones' tail counts half as much.
-          Real& trunc = dir > 0 ? trunc_r : trunc_l;
-          trunc = stepj == 1 ? tail : Real(trunc / 2 + tail);
-          break;
-        }
+    sp.t_range = 2 * (R + 4);
+    sp.tau_abs = &tau_abs;
+    sp.eps = &eps;
+    sp.eps_in = &eps_in;
+    Walker& right = wk.right;
+    Walker& left = wk.left;
+    right.reset(l1_before);
+    left.reset(l1_before);
+    // Both directions of a level: on two threads for the outermost line when a helper is there.
+    auto walk_level = [&](long j_right, long j_left, long stepj) {
+      if (k == 0 && helper_ != nullptr) {
+        const WalkSpec spc = sp;
+        helper_->post([&left, spc, j_left, stepj](Engine& e) { e.walk(left, spc, -1, j_left, stepj); });
+        walk(right, sp, +1, j_right, stepj);
+        helper_->wait();
+      } else {
+        walk(right, sp, +1, j_right, stepj);
+        walk(left, sp, -1, j_left, stepj);
       }
     };
-
-    walk(+1, 0, 1);
-    walk(-1, -1, 1);
+    walk_level(0, -1, 1);
     int halvings = 0;
     Real T0, T1, T2, T3, A, noise, err, tol;
+    bool ok = true;
     for (;;) {
+      ok = right.ok && left.ok;
       // Level sums from the buckets: T(2^i h) = 2^i h sum_{v >= i} bucket_v.
       Real s0 = 0, s1 = 0, s2 = 0, s3 = 0, sa = 0;
       for (int v = kBuckets - 1; v >= 0; --v) {
-        if (v >= 3) s3 += wk.bsum[v];
-        if (v >= 2) s2 += wk.bsum[v];
-        if (v >= 1) s1 += wk.bsum[v];
-        s0 += wk.bsum[v];
-        sa += wk.babs[v];
+        const Real b = right.bsum[v] + left.bsum[v];
+        if (v >= 3) s3 += b;
+        if (v >= 2) s2 += b;
+        if (v >= 1) s1 += b;
+        s0 += b;
+        sa += right.babs[v];
+        sa += left.babs[v];
       }
       T0 = s0 * h;
       T1 = s1 * (2 * h);
       T2 = s2 * (4 * h);
       T3 = s3 * (8 * h);
       A = sa * h;
+      const std::size_t nodes = right.nodes + left.nodes;
       noise = A * unit_roundoff_ * (kRoundingUlps + std::sqrt(static_cast<double>(nodes)));
-      const Real known = wk.berr * h + trunc_r + trunc_l;  // inner errors and truncated tails
+      // Inner errors and truncated tails.
+      const Real known = (right.berr + left.berr) * h + right.trunc + left.trunc;
+      tol = eps * (l1_before + A);
+      if (tau_abs > tol) tol = tau_abs;
+      if (A > 0)
+        h_floor = std::min(h_floor, floor_step(std::clamp(log10_of(A) - log10_of(tol), kMinLineDigits, work_digits_)));
       const Real pred = h > h_floor ? Real(abs(T0 - T1) * kPredictionSafety)
                                     : predicted_error(abs(T0 - T1), abs(T1 - T2), abs(T2 - T3), A, noise, plain);
       err = max_of(pred, noise) + known;
-      mpfr_mul(M(tol), M(eps), M(wk.l1_run), MPFR_RNDN);
-      if (tau_abs > tol) tol = tau_abs;
-      if (debug_ && (k == 0 || std::getenv("NETSOR_QDEBUG_ALL"))) std::fprintf(stderr, "   d: %.3g %.3g %.3g\n", log10_of(abs(T0 - T1)) - log10_of(A), log10_of(abs(T1 - T2)) - log10_of(A), log10_of(abs(T2 - T3)) - log10_of(A));
-      if (debug_ && (k == 0 || std::getenv("NETSOR_QDEBUG_ALL")))
-        std::fprintf(stderr, "  seg k=%u kind=%d h=%g nodes=%zu range=[%ld,%ld] A=%.3g pred=%.3g known=%.3g tol=%.3g\n", k,
-                     static_cast<int>(s.kind), h, nodes, jl, jr, log10_of(A), log10_of(pred), log10_of(known),
-                     log10_of(tol));
       if (err <= max_of(tol, kNoiseFactor * noise + known)) break;
-      if (halvings >= kCoarseLevels + kMaxHalvings || budget_hit_ || !ok) {
+      if (halvings >= kCoarseLevels + kMaxHalvings || count_.budget_hit.load(std::memory_order_relaxed) || !ok) {
         ok = false;
         break;
       }
-      // Halve: every old node j becomes 2j (valuation + 1); the new nodes are the odd indices.
-      for (int v = kBuckets - 2; v >= 1; --v) {
-        std::swap(wk.bsum[v], wk.bsum[v - 1]);
-        std::swap(wk.babs[v], wk.babs[v - 1]);
-      }
-      mpfr_set_ui(M(wk.bsum[0]), 0, MPFR_RNDN);
-      mpfr_set_ui(M(wk.babs[0]), 0, MPFR_RNDN);
+      right.halve();
+      left.halve();
       h /= 2;
-      m *= 2;
+      sp.h = h;
+      s.m *= 2;
       ++halvings;
-      jr *= 2;
-      jl *= 2;
-      walk(+1, 1, 2);
-      walk(-1, -1, 2);
+      walk_level(1, -1, 2);
     }
+    // The next line at this depth starts from the strip measured on this one.
+    wk.strip[family] = ok && h <= h_floor ? measured_strip(abs(T0 - T1), abs(T1 - T2), abs(T2 - T3), A, noise, h) : 0;
     res.value = std::move(T0);
     res.err = std::move(err);
     res.l1 = std::move(A);
@@ -793,8 +960,8 @@ class Engine {
       Real v = p.b;
       for (unsigned j = 0; j < k; ++j) v -= p.a[j] * z_[j];
       v /= p.a[k];
-      // A kink beyond where the Gaussian weight is 2^-(16 bits) cannot affect any digit.
-      if (abs(v) <= 4 * hard_radius_) bp.push_back(std::move(v));
+      // A kink beyond the hard radius (Gaussian weight below 2^-(4 bits)) cannot affect any digit.
+      if (abs(v) <= hard_radius_) bp.push_back(std::move(v));
     }
     std::sort(bp.begin(), bp.end());
     {
@@ -831,8 +998,7 @@ class Engine {
         if (lo <= 0 && 0 <= hi) return 0;
         return lo > 0 ? lo : -hi;
       };
-      std::stable_sort(segs.begin(), segs.end(),
-                       [&](const Segment& x, const Segment& y) { return dist(x) < dist(y); });
+      std::stable_sort(segs.begin(), segs.end(), [&](const Segment& x, const Segment& y) { return dist(x) < dist(y); });
     }
     // Digits this line needs relative to its own scale, estimated from the neighbouring line's L1.
     double digits = -log10_of(eps_rel);
@@ -843,7 +1009,6 @@ class Engine {
     }
     digits = std::clamp(digits, kMinLineDigits, work_digits_);
     const double R = std::sqrt(2 * std::log(10.0) * digits);  // rho(R) / rho(0) = 10^-digits
-    digits += kStepMarginDigits;
 
     LineResult out;
     out.value = out.err = out.l1 = out.noise = 0;
@@ -868,13 +1033,78 @@ class Engine {
   double hard_radius_;
   PrecisionCache& cache_;
   KinkHierarchy kinks_;
+  SharedCount& count_;
+  Helper* helper_;
   std::vector<Real> z_;
   std::vector<Work> work_;
   Real unit_roundoff_;
-  std::size_t evals_ = 0;
-  bool budget_hit_ = false;
-  bool debug_ = std::getenv("NETSOR_QDEBUG") != nullptr;
 };
+
+Helper::Helper(const GaussianIntegrand& g, const QuadratureOptions& opt, SharedCount& count)
+    : thread_([this, &g, &opt, &count] { loop(g, opt, count); }) {}
+
+Helper::~Helper() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    quit_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+void Helper::post(std::function<void(Engine&)> job) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    job_ = std::move(job);
+    has_job_ = true;
+    busy_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Helper::wait() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return !busy_; });
+  if (error_) {
+    auto e = error_;
+    error_ = nullptr;
+    std::rethrow_exception(e);
+  }
+}
+
+void Helper::loop(const GaussianIntegrand& g, const QuadratureOptions& opt, SharedCount& count) {
+  // Boost 1.74 keeps one process-wide default precision (numbers.hpp): the caller's scope applies here too.
+  ++t_engine_depth;
+  {
+    Engine engine(g, opt, current_bits(), count, nullptr);
+    for (;;) {
+      std::function<void(Engine&)> job;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return has_job_ || quit_; });
+        if (quit_) break;
+        job = std::move(job_);
+        has_job_ = false;
+      }
+      try {
+        job(engine);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mu_);
+        error_ = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        busy_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+  --t_engine_depth;
+  // MPFR keeps per-thread caches (constants, a memory pool) that a finishing thread must release itself, after
+  // its own MPFR numbers (the node tables) are gone.
+  thread_caches().clear();
+  mpfr_free_cache2(MPFR_FREE_LOCAL_CACHE);
+}
 
 }  // namespace
 
@@ -888,8 +1118,8 @@ QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const Quadratu
   for (std::size_t i = 0; i < g.kinks.size(); ++i)
     if (g.kinks[i].a.size() != g.dim) {
       std::ostringstream os;
-      os << "gaussian_expectation: kink " << i << " has " << g.kinks[i].a.size() << " coefficients, expected "
-         << g.dim << " (the integrand's dimension)";
+      os << "gaussian_expectation: kink " << i << " has " << g.kinks[i].a.size() << " coefficients, expected " << g.dim
+         << " (the integrand's dimension)";
       throw invalid_argument(os.str());
     }
   if (opt.digits == 0) throw invalid_argument("gaussian_expectation: digits must be at least 1, got 0");
@@ -907,10 +1137,14 @@ QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const Quadratu
   // First aim at 10^-D relative to E|f| (half of it, leaving room for truncation and inner errors). If the
   // integral cancels (|value| << E|f|) that is not 10^-D relative to |value|: tighten and redo.
   Real eps_rel = target / 2;
+  SharedCount count;
+  count.max_evals = opt.max_evaluations;
+  // The outermost line's two walk directions run on two threads when asked for (f must then be thread-safe).
+  std::unique_ptr<Helper> helper;
+  if (opt.threads > 1) helper = std::make_unique<Helper>(g, opt, count);
   for (int attempt = 0;; ++attempt) {
-    Engine e(g, opt, bits);
+    Engine e(g, opt, bits, count, helper.get());
     LineResult r = e.run(eps_rel);
-    evals += e.evaluations();
     const Real tol = max_of(target * abs(r.value), r.noise);
     out.converged = r.ok && r.err <= tol;
     const double W = e.work_digits();
@@ -921,15 +1155,17 @@ QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const Quadratu
     } else {
       out.digits_reached = r.l1 > 0 ? std::min(W, log10_of(r.l1) - log10_of(r.err)) : 0;
     }
+    out.digits_reached = std::max(0.0, out.digits_reached);  // an error above the value: no digit
     out.value = std::move(r.value);
     out.error = std::move(r.err);
     out.magnitude = std::move(r.l1);
-    if (out.converged || !r.ok || e.budget_hit() || attempt >= kMaxCancellationRetries) break;
+    if (out.converged || !r.ok || count.budget_hit || attempt >= kMaxCancellationRetries) break;
     // Cancellation: aim at 10^-D |value| relative to E|f|, if the working precision can hold it.
     const Real next = target * abs(out.value) / (2 * out.magnitude);
     if (!(next < eps_rel / 2) || next <= pow10_real(-e.work_digits())) break;
     eps_rel = next;
   }
+  evals = count.evals;
   out.evaluations = evals;
   return out;
 }

@@ -7,11 +7,11 @@
 //
 // Method (details and citations in core/src/limit/gaussian_quadrature.cpp): iterated one-dimensional trapezoidal
 // rules, which converge like exp(-2 pi d / h) for integrands analytic in a strip of half-width d (Trefethen &
-// Weideman, SIAM Review 2014). Each line is split at the points where kinks cross it; a piece with a finite end
-// is mapped to the real line by a double-exponential change of variables (Takahasi & Mori 1974; the
-// half-line map of Ooura & Mori 1991) so that relu/abs/step integrands converge exponentially too. The step is
-// halved (nested, no evaluation is wasted) until the error predicted from the last three levels is below the
-// target.
+// Weideman, SIAM Review 2014), with the nodes spaced wider in the Gaussian tails (a sinh map). Each line is split
+// at the points where kinks cross it; a piece with a finite end is mapped to the real line by a
+// double-exponential change of variables (Takahasi & Mori 1974; the half-line map of Ooura & Mori 1991) so that
+// relu/abs/step integrands converge exponentially too. The step is halved (nested levels: no evaluation is
+// wasted) until the error predicted from the last levels is below the target.
 //
 // Precision contract (Arb style, shared/STYLE.md point 5): the caller opens a `precision_scope` with the working
 // precision (target digits plus guard digits); every node and weight is built at that precision (tables are
@@ -34,12 +34,13 @@ struct Kink {
   Real b;
 };
 
-/// E[f(Z)] with Z ~ N(0, I_dim): `f` is evaluated at a point z of R^dim (standard normal coordinates). `f` is
-/// called from the calling thread only, one point at a time, and may keep scratch state between calls.
+/// E[f(Z)] with Z ~ N(0, I_dim): `f` is evaluated at a point z of R^dim (standard normal coordinates). Unless
+/// QuadratureOptions::threads > 1, `f` is called from the calling thread only, one point at a time, and may keep
+/// scratch state between calls.
 struct GaussianIntegrand {
-  unsigned dim = 1;                         // 1, 2 or 3
+  unsigned dim = 1;  // 1, 2 or 3
   std::function<Real(const Real* z)> f;
-  std::vector<Kink> kinks;                  // may be empty; f must be analytic on each piece they cut out
+  std::vector<Kink> kinks;  // may be empty; f must be analytic on each piece they cut out
 };
 
 struct QuadratureOptions {
@@ -48,12 +49,16 @@ struct QuadratureOptions {
   unsigned digits = 30;
   /// Hard cap on evaluations of f; when it is reached the result is returned with converged = false.
   std::size_t max_evaluations = 20'000'000;
+  /// Threads: 1, or 2 to run the two halves of the outermost line concurrently (larger values act as 2). With 2,
+  /// f is called from two threads at once (each with its own z array) and must be safe for that: MPFR
+  /// temporaries inside f are, scratch captured by reference is not. The result does not depend on it.
+  unsigned threads = 1;
 };
 
 struct QuadratureResult {
-  Real value;                   // the estimate of E[f(Z)]
-  Real error;                   // a-posteriori estimate of |value - truth|
-  Real magnitude;               // estimate of E|f(Z)|: the scale against which cancellation is judged
+  Real value;      // the estimate of E[f(Z)]
+  Real error;      // a-posteriori estimate of |value - truth|
+  Real magnitude;  // estimate of E|f(Z)|: the scale against which cancellation is judged
   /// Correct significant digits implied by `error` (relative to |value|). When the integral cancels to the
   /// rounding level (|value| below the rounding floor of E|f|), digits are counted relative to `magnitude`.
   double digits_reached = 0;
