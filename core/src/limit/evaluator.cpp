@@ -376,7 +376,6 @@ std::optional<T> Evaluator<T>::expect_atoms(const Expr& e, const std::string& wh
   });
   if (auto it = memo_.find(key); it != memo_.end()) return it->second;
   // Linearity: split the top-level sums and constant factors into terms.
-  const auto an_live = f.live_mask();
   std::vector<char> has_atom(f.nodes.size(), 0);
   for (std::size_t i = 0; i < f.nodes.size(); ++i) {
     const auto& n = f.nodes[i];
@@ -448,7 +447,6 @@ std::optional<T> Evaluator<T>::expect_atoms(const Expr& e, const std::string& wh
     if (!v) total.reset();
     else *total += t.coef * *v;
   }
-  (void)an_live;
   memo_[key] = total;
   return total;
 }

@@ -54,11 +54,6 @@ bool valid_name(std::string_view s) {
 }
 }  // namespace
 
-std::string ProgramData::dim_text(std::int32_t d) const {
-  const auto& di = dims[d];
-  return di.name;
-}
-
 std::string ProgramData::width_text(std::int32_t id) const {
   return "'" + nodes[id].name + "' (width " + dims[nodes[id].dim].name + ")";
 }

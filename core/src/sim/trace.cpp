@@ -20,7 +20,7 @@ Eigen::MatrixXd materialize(const Segment& s) {
   return r;
 }
 
-// P * S_{from} * ... * S_{to-1}, starting from P = S_from materialized when `start` is null.
+// S_from * ... * S_{to-1}: the first factor materialized, then one matrix product per further factor.
 Eigen::MatrixXd product(const std::vector<Segment>& segs, std::size_t from, std::size_t to) {
   Eigen::MatrixXd p = materialize(segs[from]);
   for (std::size_t i = from + 1; i < to; ++i) {

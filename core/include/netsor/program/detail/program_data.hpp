@@ -52,8 +52,6 @@ struct ProgramData {
     const auto k = nodes[id].kind;
     return k == NodeKind::Input || k == NodeKind::MatMul || k == NodeKind::Nonlin;
   }
-  std::string node_name(std::int32_t id) const { return nodes[id].name; }
-  std::string dim_text(std::int32_t d) const;          // "n" or "m = 1/2 n"
   std::string width_text(std::int32_t vector_id) const;  // "'h' (width n)"
   std::int32_t add_node(Node n, std::string_view name);
   void rename(std::int32_t id, std::string_view name);
