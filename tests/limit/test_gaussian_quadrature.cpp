@@ -12,6 +12,8 @@
 
 #include <array>
 #include <functional>
+#include <memory>
+#include <utility>
 #include <string>
 #include <vector>
 
@@ -293,6 +295,159 @@ TEST_CASE("bad input throws invalid_argument naming the problem") {
                        netsor::invalid_argument);
   GaussianIntegrand empty;
   CHECK_THROWS_WITH_AS(gaussian_expectation(empty, {}), doctest::Contains("empty"), netsor::invalid_argument);
+}
+
+// ------------------------------------------------------------------------------------------------ fast paths
+// GaussianIntegrand::even (half the outer line, mirrored) and f_lattice (exponentials updated along the inner
+// lattice by LatticeExp), as the limit evaluator uses them, against the same references as the plain engine.
+
+namespace {
+// tanh x = (E - 1)/(E + 1) from E = exp(2 x), at E's precision, rounded into a Real at the working precision.
+Real tanh_from_exp2(mpfr_srcptr e) {
+  Real a, b, r;
+  mpfr_set_prec(a.backend().data(), mpfr_get_prec(e));
+  mpfr_set_prec(b.backend().data(), mpfr_get_prec(e));
+  mpfr_sub_ui(a.backend().data(), e, 1, MPFR_RNDN);
+  mpfr_add_ui(b.backend().data(), e, 1, MPFR_RNDN);
+  mpfr_div(r.backend().data(), a.backend().data(), b.backend().data(), MPFR_RNDN);
+  return r;
+}
+}  // namespace
+
+TEST_CASE("fast paths: E[tanh(z)^2] declared even, with tanh from exp(2 z) on the lattice, at 50 and 300 digits") {
+  for (unsigned digits : {50u, 300u}) {
+    CAPTURE(digits);
+    precision_scope scope(digits + kGuard);
+    GaussianIntegrand plain = one_d([](const Real& z) {
+      const Real t = tanh(z);
+      return Real(t * t);
+    });
+    const QuadratureResult base = check(plain, digits, Real(kTanh2));
+    GaussianIntegrand g = plain;
+    g.even = true;
+    const QuadratureResult half = check(g, digits, Real(kTanh2));
+    CHECK(half.evaluations * 10 < base.evaluations * 6);  // about half the nodes
+    auto e = std::make_shared<netsor::detail::LatticeExp>();
+    e->set_slope(Real(2));
+    e->set_line(Real(0));
+    g.f_lattice = [e](const Real*, long j, double h) {
+      const Real t = tanh_from_exp2(e->eval(j, h));
+      return Real(t * t);
+    };
+    check(g, digits, Real(kTanh2));
+  }
+}
+
+TEST_CASE("fast paths: 2-D E[tanh(z1) tanh(0.6 z1 + 0.8 z2)] even and on the lattice, one and two threads") {
+  precision_scope scope(50 + kGuard);
+  GaussianIntegrand g;
+  g.dim = 2;
+  g.f = [](const Real* z) { return Real(tanh(z[0]) * tanh(z[0] * 3 / 5 + z[1] * 4 / 5)); };
+  g.even = true;
+  // Per-thread lattice state, reset when the thread meets a new line (z1 changed).
+  struct State {
+    netsor::detail::LatticeExp e;
+    Real z0, t0;
+    bool ready = false;
+  };
+  const Real slope = Real(8) / 5;
+  g.f_lattice = [slope](const Real* z, long j, double h) {
+    thread_local std::unique_ptr<State> st;
+    if (!st || mpfr_get_prec(st->z0.backend().data()) != mpfr_get_prec(z[0].backend().data())) {
+      st = std::make_unique<State>();
+      st->e.set_slope(slope);
+    }
+    if (!st->ready || st->z0 != z[0]) {
+      st->z0 = z[0];
+      st->t0 = tanh(z[0]);
+      st->e.set_line(Real(z[0] * 6 / 5));
+      st->ready = true;
+    }
+    return Real(st->t0 * tanh_from_exp2(st->e.eval(j, h)));
+  };
+  check(g, 50, Real(kTanhTanh2d));
+  check(g, 50, Real(kTanhTanh2d), {.threads = 2});
+  g.even = false;  // both halves walked, on two threads
+  check(g, 50, Real(kTanhTanh2d), {.threads = 2});
+}
+
+TEST_CASE("fast paths: integrands that are not even on the lattice, E[exp(a.z + c)] and E[sigmoid(a.z)] = 1/2") {
+  precision_scope scope(50 + kGuard);
+  {
+    // E exp(0.3 z1 - 0.7 z2 + 0.2) = exp(0.2 + (0.09 + 0.49) / 2)
+    const Real a0 = Real(3) / 10, a1 = Real(-7) / 10, c = Real(1) / 5;
+    GaussianIntegrand g;
+    g.dim = 2;
+    g.f = [=](const Real* z) { return Real(exp(a0 * z[0] + a1 * z[1] + c)); };
+    auto e = std::make_shared<netsor::detail::LatticeExp>();
+    e->set_slope(a1);
+    auto last = std::make_shared<Real>(-1000);
+    g.f_lattice = [=](const Real* z, long j, double h) {
+      if (*last != z[0]) {
+        *last = z[0];
+        e->set_line(Real(a0 * z[0] + c));
+      }
+      Real r;
+      mpfr_set(r.backend().data(), e->eval(j, h), MPFR_RNDN);
+      return r;
+    };
+    check(g, 50, exp(c + (a0 * a0 + a1 * a1) / 2));
+  }
+  {
+    // sigmoid(x) + sigmoid(-x) = 1: E sigmoid(0.6 z1 + 0.8 z2) = 1/2; sigmoid = 1 / (1 + exp(-x)).
+    GaussianIntegrand g;
+    g.dim = 2;
+    g.f = [](const Real* z) { return Real(1 / (1 + exp(-(z[0] * 3 / 5 + z[1] * 4 / 5)))); };
+    auto e = std::make_shared<netsor::detail::LatticeExp>();
+    e->set_slope(Real(-4) / 5);
+    auto last = std::make_shared<Real>(-1000);
+    g.f_lattice = [=](const Real* z, long j, double h) {
+      if (*last != z[0]) {
+        *last = z[0];
+        e->set_line(Real(-z[0] * 3 / 5));
+      }
+      Real d, r;
+      mpfr_set_prec(d.backend().data(), e->bits());
+      mpfr_add_ui(d.backend().data(), e->eval(j, h), 1, MPFR_RNDN);
+      mpfr_ui_div(r.backend().data(), 1, d.backend().data(), MPFR_RNDN);
+      return r;
+    };
+    check(g, 50, Real(1) / 2);
+  }
+}
+
+TEST_CASE("LatticeExp along the engine's walk patterns equals exp(base + slope j h) to the working precision") {
+  precision_scope scope(60);
+  netsor::detail::LatticeExp e;
+  const Real slope = Real(-7) / 3;
+  e.set_slope(slope);
+  Real ref, x;
+  mpfr_set_prec(ref.backend().data(), e.bits());
+  mpfr_set_prec(x.backend().data(), e.bits());
+  Real worst = 0;
+  for (const char* base : {"0.1", "-2.5", "7.25"}) {
+    e.set_line(Real(base));
+    for (double h : {0.0625, 0.09375, 0.0078125}) {
+      // A level walked right from 0 and left from -1, then the odd nodes of the next level both ways, at
+      // strides 8, 4 and 1 of the table step, with a jump between walks; 600 nodes per walk (beyond kReanchor).
+      for (long stride : {8L, 4L, 1L})
+        for (auto [j0, step] : {std::pair{0L, 1L}, {-1L, -1L}, {1L, 2L}, {-1L, -2L}}) {
+          for (long i = 0; i < 600; ++i) {
+            const long j = (j0 + i * step) * stride;
+            mpfr_srcptr v = e.eval(j, h);
+            mpfr_set(x.backend().data(), slope.backend().data(), MPFR_RNDN);
+            mpfr_mul_d(x.backend().data(), x.backend().data(), static_cast<double>(j) * h, MPFR_RNDN);
+            mpfr_add(x.backend().data(), x.backend().data(), Real(base).backend().data(), MPFR_RNDN);
+            mpfr_exp(ref.backend().data(), x.backend().data(), MPFR_RNDN);
+            Real rel = abs(Real(v) / ref - 1);
+            if (rel > worst) worst = rel;
+          }
+        }
+    }
+  }
+  // The guard bits keep the error of hundreds of multiplications far below the working precision's unit.
+  INFO("worst relative error " << to_string(worst, 5));
+  CHECK(worst < pow(Real(2), -static_cast<int>(mpfr_get_prec(slope.backend().data()))));
 }
 
 TEST_SUITE_END();

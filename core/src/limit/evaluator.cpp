@@ -14,6 +14,10 @@
 #include <netsor/program/expr_eval.hpp>
 
 #include <algorithm>
+#include <map>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
 #include <cmath>
 #include <numeric>
 #include <sstream>
@@ -535,6 +539,293 @@ std::vector<std::vector<Real>> pivoted_cholesky(const std::vector<std::vector<Re
   return l;
 }
 
+// An integrand of the quadrature compiled from an expression over the frontier forms l = c + L xi (xi in R^r):
+//  * hot loop on raw MPFR (no temporaries): forms by fma, operations in place on one number per node;
+//  * nodes that do not depend on the last coordinate xi_{r-1} are kept while xi_0..xi_{r-2} stay the same (an
+//    iterated rule calls f along inner lines);
+//  * on the lattice of an innermost line (GaussianIntegrand::f_lattice, xi_{r-1} = j h) tanh, sigmoid and exp of
+//    a form that moves along the line are computed from exp(s l) = exp(s l_0) exp(s L_{p,r-1} h)^j by one
+//    multiplication (LatticeExp) instead of an MPFR exponential: tanh l = (E - 1)/(E + 1) with E = exp(2 l),
+//    sigmoid l = 1/(1 + E) with E = exp(-l);
+//  * its parity under xi -> -xi, read off the expression when every form is centered (c = 0).
+// Single-threaded (the evaluator runs the quadrature on one thread).
+class CompiledIntegrand {
+ public:
+  enum class Parity { Even, Odd, None };
+
+  CompiledIntegrand(const Expr& f, const Analysis<Real>& an, const std::vector<std::vector<Real>>& L,
+                    const std::vector<Real>& centers, std::size_t r, std::int32_t weight_form)
+      : f_(f), an_(an), L_(L), centers_(centers), r_(r), weight_form_(weight_form) {
+    const auto n = f.nodes.size();
+    const auto k = an.frontier.size();
+    w_.resize(n);
+    l_.resize(k);
+    last_.resize(r > 0 ? r - 1 : 0);
+    line_const_.assign(n, 0);
+    lattice_of_.assign(n, -1);
+    // A form is line-constant when its coefficient on the last coordinate is zero.
+    std::vector<char> form_line_const(k, 0);
+    for (std::size_t p = 0; p < k; ++p) form_line_const[p] = r >= 2 && L[p][r - 1] == 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!an.live[i]) continue;
+      const auto& nd = f.nodes[i];
+      if (an.frontier_of[i] >= 0) {
+        line_const_[i] = form_line_const[an.frontier_of[i]];
+      } else if (an.aff[i]) {
+        line_const_[i] = 1;
+        if (an.aff[i]->constant()) w_[i] = an.aff[i]->c;  // constants once and for all
+      } else {
+        line_const_[i] = (nd.a < 0 || line_const_[nd.a]) && (nd.b < 0 || line_const_[nd.b]);
+        if (nd.op == Op::PowC) powc_[i] = to_real(f.constants[nd.ref]);
+        // Exponentials of a form that moves along the inner line: on the lattice.
+        const bool expo = nd.op == Op::Tanh || nd.op == Op::Sigmoid || nd.op == Op::Exp;
+        if (expo && r >= 1 && an.frontier_of[nd.a] >= 0 && !line_const_[i]) {
+          const auto p = an.frontier_of[nd.a];
+          Lat lt;
+          lt.node = static_cast<std::int32_t>(i);
+          lt.form = p;
+          lt.scale = nd.op == Op::Tanh ? 2 : (nd.op == Op::Sigmoid ? -1 : 1);
+          lt.exp.set_slope(Real(L[p][r - 1] * lt.scale));
+          lattice_of_[i] = static_cast<std::int32_t>(lat_.size());
+          lat_.push_back(std::move(lt));
+        }
+      }
+    }
+    mpfr_prec_t gb = 0;
+    for (auto& lt : lat_) gb = std::max(gb, lt.exp.bits());
+    if (gb > 0) {
+      mpfr_set_prec(t1_.backend().data(), gb);
+      mpfr_set_prec(t2_.backend().data(), gb);
+      mpfr_set_prec(tmp_.backend().data(), gb);
+    }
+    // Frontier nodes read only by lattice nodes need not be computed on the lattice.
+    lattice_only_.assign(n, 0);
+    for (std::size_t i = 0; i < n; ++i)
+      if (an.live[i] && an.frontier_of[i] >= 0) lattice_only_[i] = 1;
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!an.live[i] || an.aff[i]) continue;
+      const auto& nd = f.nodes[i];
+      if (nd.a >= 0 && lattice_of_[i] < 0) lattice_only_[nd.a] = 0;
+      if (nd.b >= 0) lattice_only_[nd.b] = 0;
+    }
+    lattice_only_[n - 1] = 0;  // the value itself
+    parity_ = compute_parity();
+    strip_ = compute_strip();
+  }
+
+  Parity parity() const { return parity_; }
+  const std::vector<double>& strip() const { return strip_; }
+  bool has_lattice() const { return !lat_.empty(); }
+
+  Real eval(const Real* xi, bool lattice, long j, double h) {
+    auto R = [](Real& x) { return x.backend().data(); };
+    auto C = [](const Real& x) { return x.backend().data(); };
+    // A new inner line (xi_0..xi_{r-2} changed; in 1-D there is one line)? On the same line, nodes that do not
+    // depend on xi_{r-1} keep their values.
+    bool new_line = !have_last_;
+    for (std::size_t t = 0; !new_line && t + 1 < r_; ++t) new_line = mpfr_equal_p(C(xi[t]), C(last_[t])) == 0;
+    const bool same_line = !new_line && r_ >= 2;
+    if (new_line) {
+      for (std::size_t t = 0; t + 1 < r_; ++t) mpfr_set(R(last_[t]), C(xi[t]), MPFR_RNDN);
+      // The lattice exponents at xi_{r-1} = 0: s (c_p + sum_{t < r-1} L_{p,t} xi_t).
+      for (auto& lt : lat_) {
+        mpfr_set(R(tmp_), C(centers_[lt.form]), MPFR_RNDN);
+        for (std::size_t t = 0; t + 1 < r_; ++t) mpfr_fma(R(tmp_), C(L_[lt.form][t]), C(xi[t]), R(tmp_), MPFR_RNDN);
+        mpfr_mul_si(R(tmp_), R(tmp_), lt.scale, MPFR_RNDN);
+        lt.exp.set_line(tmp_);
+      }
+      have_last_ = true;
+    }
+    for (std::size_t p = 0; p < l_.size(); ++p) {
+      const auto node = an_.frontier[p];
+      if ((same_line && line_const_[node]) || (lattice && lattice_only_[node])) continue;
+      mpfr_set(R(l_[p]), C(centers_[p]), MPFR_RNDN);
+      for (std::size_t t = 0; t < r_; ++t) mpfr_fma(R(l_[p]), C(L_[p][t]), C(xi[t]), R(l_[p]), MPFR_RNDN);
+    }
+    const auto& nodes = f_.nodes;
+    for (std::size_t i = 0; i < nodes.size(); ++i) {
+      if (!an_.live[i] || (same_line && line_const_[i])) continue;
+      if (an_.frontier_of[i] >= 0) {
+        if (!(lattice && lattice_only_[i])) mpfr_set(R(w_[i]), C(l_[an_.frontier_of[i]]), MPFR_RNDN);
+        continue;
+      }
+      if (an_.aff[i]) continue;  // a constant (set once) or an affine node feeding only affine nodes
+      const auto& nd = nodes[i];
+      mpfr_ptr out = R(w_[i]);
+      switch (nd.op) {
+        case Op::Add: mpfr_add(out, C(w_[nd.a]), C(w_[nd.b]), MPFR_RNDN); break;
+        case Op::Sub: mpfr_sub(out, C(w_[nd.a]), C(w_[nd.b]), MPFR_RNDN); break;
+        case Op::Mul: mpfr_mul(out, C(w_[nd.a]), C(w_[nd.b]), MPFR_RNDN); break;
+        case Op::Div: mpfr_div(out, C(w_[nd.a]), C(w_[nd.b]), MPFR_RNDN); break;
+        case Op::Neg: mpfr_neg(out, C(w_[nd.a]), MPFR_RNDN); break;
+        case Op::Pow:
+          if (nd.k == 2) mpfr_sqr(out, C(w_[nd.a]), MPFR_RNDN);
+          else mpfr_pow_ui(out, C(w_[nd.a]), static_cast<unsigned long>(nd.k), MPFR_RNDN);
+          break;
+        case Op::PowC: w_[i] = ScalarOps<Real>::powc(w_[nd.a], powc_.at(i)); break;
+        case Op::Tanh:
+        case Op::Sigmoid:
+        case Op::Exp:
+          if (lattice && lattice_of_[i] >= 0) {
+            from_lattice(out, lat_[lattice_of_[i]], j, h);
+          } else if (nd.op == Op::Tanh) {
+            mpfr_tanh(out, C(w_[nd.a]), MPFR_RNDN);
+          } else if (nd.op == Op::Exp) {
+            mpfr_exp(out, C(w_[nd.a]), MPFR_RNDN);
+          } else {
+            w_[i] = ScalarOps<Real>::apply(nd.op, w_[nd.a]);
+          }
+          break;
+        default: w_[i] = ScalarOps<Real>::apply(nd.op, w_[nd.a]); break;
+      }
+    }
+    Real out;
+    const auto root = nodes.size() - 1;
+    if (weight_form_ < 0) {
+      mpfr_set(R(out), C(w_[root]), MPFR_RNDN);
+    } else {
+      mpfr_set_ui(R(out), 0, MPFR_RNDN);
+      for (std::size_t t = 0; t < r_; ++t)
+        mpfr_fma(R(out), C(L_[weight_form_][t]), C(xi[t]), R(out), MPFR_RNDN);
+      mpfr_mul(R(out), R(out), C(w_[root]), MPFR_RNDN);
+    }
+    return out;
+  }
+
+ private:
+  struct Lat {
+    std::int32_t node = -1, form = -1;
+    long scale = 1;  // the exponent is scale * l
+    LatticeExp exp;
+  };
+
+  // tanh l = (E - 1) / (E + 1), E = exp(2 l); sigmoid l = 1 / (1 + E), E = exp(-l); exp l = E. At E's (guard)
+  // precision, rounded once into `out`.
+  void from_lattice(mpfr_ptr out, Lat& lt, long j, double h) {
+    mpfr_srcptr e = lt.exp.eval(j, h);
+    auto t1 = t1_.backend().data();
+    auto t2 = t2_.backend().data();
+    switch (lt.scale) {
+      case 2:
+        mpfr_sub_ui(t1, e, 1, MPFR_RNDN);
+        mpfr_add_ui(t2, e, 1, MPFR_RNDN);
+        mpfr_div(out, t1, t2, MPFR_RNDN);
+        break;
+      case -1:
+        mpfr_add_ui(t2, e, 1, MPFR_RNDN);
+        mpfr_ui_div(out, 1, t2, MPFR_RNDN);
+        break;
+      default: mpfr_set(out, e, MPFR_RNDN); break;
+    }
+  }
+
+  // Parity of every computed node under xi -> -xi: a centered form is odd, a constant even; odd functions
+  // (tanh, erf, sign, sin) keep the parity of an odd argument, every function of an even argument is even, and
+  // abs, cos, erf', the normal density of an odd one are even.
+  Parity compute_parity() const {
+    for (const auto& c : centers_)
+      if (c != 0) return Parity::None;
+    const auto n = f_.nodes.size();
+    std::vector<Parity> par(n, Parity::None);
+    auto prod = [](Parity x, Parity y) {
+      if (x == Parity::None || y == Parity::None) return Parity::None;
+      return x == y ? Parity::Even : Parity::Odd;
+    };
+    for (std::size_t i = 0; i < n; ++i) {
+      if (!an_.live[i]) continue;
+      const auto& nd = f_.nodes[i];
+      if (an_.frontier_of[i] >= 0) {
+        par[i] = Parity::Odd;
+        continue;
+      }
+      if (an_.aff[i]) {
+        par[i] = an_.aff[i]->constant() ? Parity::Even : Parity::None;
+        continue;
+      }
+      const Parity a = nd.a >= 0 ? par[nd.a] : Parity::None;
+      const Parity b = nd.b >= 0 ? par[nd.b] : Parity::None;
+      switch (nd.op) {
+        case Op::Add:
+        case Op::Sub: par[i] = a == b ? a : Parity::None; break;
+        case Op::Mul:
+        case Op::Div: par[i] = prod(a, b); break;
+        case Op::Neg: par[i] = a; break;
+        case Op::Pow: par[i] = a == Parity::Odd && nd.k % 2 == 0 ? Parity::Even : a; break;
+        case Op::Tanh:
+        case Op::Erf:
+        case Op::Sign:
+        case Op::Sin: par[i] = a; break;
+        case Op::Abs:
+        case Op::Cos:
+        case Op::ErfPrime:
+        case Op::NormPdf: par[i] = a == Parity::None ? Parity::None : Parity::Even; break;
+        default: par[i] = a == Parity::Even ? Parity::Even : Parity::None; break;
+      }
+    }
+    Parity root = par[n - 1];
+    if (weight_form_ >= 0) root = prod(root, Parity::Odd);
+    return root;
+  }
+
+  // Half-widths of analyticity per coordinate (GaussianIntegrand::strip), or empty when unknown. The integrand
+  // is analytic except where an operation applied to a form l_p = c_p + L_p xi is singular: tanh and sigmoid
+  // at Im l = pi/2 and pi, softplus at pi (log(1 + e^l)), at distance P / |L_{p,t}| in xi_t; functions that are
+  // entire (exp, erf, sin, cos, polynomials, ...) add no singularity whatever their argument, and the kinks of
+  // relu, abs, step, sign of a form are handled by the quadrature. Anything else (log, sqrt, powers, division by
+  // a non-constant, tanh of a non-form) gives no hint.
+  std::vector<double> compute_strip() const {
+    constexpr double pi = 3.14159265358979323846;
+    std::vector<double> d(r_, HUGE_VAL);
+    for (std::size_t i = 0; i < f_.nodes.size(); ++i) {
+      if (!an_.live[i] || an_.aff[i]) continue;
+      const auto& nd = f_.nodes[i];
+      const bool on_form = nd.a >= 0 && an_.frontier_of[nd.a] >= 0;
+      double pole = 0;  // distance of the nearest singularity in l (0: not a meromorphic-in-a-form operation)
+      switch (nd.op) {
+        case Op::Add: case Op::Sub: case Op::Mul: case Op::Neg: case Op::Pow:
+        case Op::Exp: case Op::Erf: case Op::Sin: case Op::Cos: case Op::ErfPrime: case Op::NormPdf:
+        case Op::Gelu: case Op::GeluPrime:
+          continue;  // entire
+        case Op::Div:
+          if (an_.aff[nd.b] && an_.aff[nd.b]->constant()) continue;
+          return {};
+        case Op::Relu: case Op::Abs: case Op::Step: case Op::Sign:
+          if (on_form) continue;
+          return {};
+        case Op::Tanh: pole = pi / 2; break;
+        case Op::Sigmoid: case Op::Softplus: pole = pi; break;
+        default: return {};
+      }
+      if (!on_form) return {};
+      const auto p = an_.frontier_of[nd.a];
+      for (std::size_t t = 0; t < r_; ++t) {
+        const double a = std::abs(static_cast<double>(L_[p][t]));
+        if (a > 0) d[t] = std::min(d[t], pole / a);
+      }
+    }
+    for (auto& x : d)
+      if (!(x < HUGE_VAL)) x = 0;  // no singularity: no hint (entire: the default works)
+    return d;
+  }
+
+  const Expr& f_;
+  const Analysis<Real>& an_;
+  const std::vector<std::vector<Real>>& L_;
+  const std::vector<Real>& centers_;
+  std::size_t r_;
+  std::int32_t weight_form_;
+  std::vector<Real> w_, l_, last_;
+  std::vector<char> line_const_;
+  std::vector<std::int32_t> lattice_of_;
+  std::vector<char> lattice_only_;
+  std::vector<double> strip_;
+  std::vector<Lat> lat_;
+  std::map<std::size_t, Real> powc_;
+  Real tmp_, t1_, t2_;
+  bool have_last_ = false;
+  Parity parity_ = Parity::None;
+};
+
 }  // namespace
 
 template <class T>
@@ -616,65 +907,19 @@ std::optional<T> Evaluator<T>::integrate(const Expr& f, const std::string& what,
       kk.b = -centers[p];
       g.kinks.push_back(std::move(kk));
     }
-    // Nodes that depend only on the first whitened coordinate (the first pivot's form depends on xi_0 alone):
-    // an iterated rule calls f along inner lines with xi_0 fixed, so their values are kept between calls.
-    std::vector<char> first_only(f.nodes.size(), 1);
-    for (std::size_t i = 0; i < f.nodes.size(); ++i) {
-      if (!an.live[i]) continue;
-      if (an.frontier_of[i] >= 0) {
-        const auto& row = L[an.frontier_of[i]];
-        for (std::size_t j = 1; j < r; ++j)
-          if (row[j] != 0) first_only[i] = 0;
-      } else if (!an.aff[i]) {
-        const auto& nd = f.nodes[i];
-        first_only[i] = (nd.a < 0 || first_only[nd.a]) && (nd.b < 0 || first_only[nd.b]);
-      }
+    // The integrand, compiled once: raw MPFR on preallocated numbers, values that do not depend on the last
+    // whitened coordinate kept along an inner line, exponentials of affine forms updated along the lattice, and
+    // the parity under xi -> -xi (an odd integrand integrates to 0, an even one is walked on half its outer line).
+    auto ci = std::make_shared<CompiledIntegrand>(f, an, L, centers, r, weight_form);
+    if (ci->parity() == CompiledIntegrand::Parity::Odd) {
+      ++integrals_;
+      return Real(0);  // E[f(xi)] = E[f(-xi)] = -E[f(xi)]
     }
-    // Workspace reused across points (no allocation in the hot loop beyond MPFR's own).
-    auto work = std::make_shared<std::vector<Real>>(f.nodes.size());
-    auto forms = std::make_shared<std::vector<Real>>(k);
-    auto last0 = std::make_shared<std::pair<bool, Real>>(false, Real(0));
-    const Expr* fp = &f;
-    const Analysis<T>* ap = &an;
-    g.f = [=, &L](const Real* xi) -> Real {
-      auto& w = *work;
-      auto& l = *forms;
-      const bool same_line = r > 1 && last0->first && xi[0] == last0->second;
-      if (r > 1) {
-        last0->first = true;
-        last0->second = xi[0];
-      }
-      for (std::size_t p = 0; p < k; ++p) {
-        l[p] = centers[p];
-        for (std::size_t j = 0; j < r; ++j) l[p] += L[p][j] * xi[j];
-      }
-      const auto& nodes = fp->nodes;
-      for (std::size_t i = 0; i < nodes.size(); ++i) {
-        if (!ap->live[i] || (same_line && first_only[i])) continue;
-        if (ap->frontier_of[i] >= 0) {
-          w[i] = l[ap->frontier_of[i]];
-          continue;
-        }
-        if (ap->aff[i]) {
-          if (ap->aff[i]->constant()) w[i] = ap->aff[i]->c;
-          continue;
-        }
-        const auto& nd = nodes[i];
-        switch (nd.op) {
-          case Op::Add: w[i] = w[nd.a] + w[nd.b]; break;
-          case Op::Sub: w[i] = w[nd.a] - w[nd.b]; break;
-          case Op::Mul: w[i] = w[nd.a] * w[nd.b]; break;
-          case Op::Div: w[i] = w[nd.a] / w[nd.b]; break;
-          case Op::Pow: w[i] = ScalarOps<Real>::pow(w[nd.a], nd.k); break;
-          case Op::PowC: w[i] = ScalarOps<Real>::powc(w[nd.a], to_real(fp->constants[nd.ref])); break;
-          default: w[i] = ScalarOps<Real>::apply(nd.op, w[nd.a]); break;
-        }
-      }
-      if (weight_form < 0) return w[nodes.size() - 1];
-      Real wf = 0;
-      for (std::size_t j = 0; j < r; ++j) wf += L[weight_form][j] * xi[j];
-      return wf * w[nodes.size() - 1];
-    };
+    g.f = [ci](const Real* xi) { return ci->eval(xi, false, 0, 0); };
+    if (ci->has_lattice()) g.f_lattice = [ci](const Real* xi, long j, double h) { return ci->eval(xi, true, j, h); };
+    g.even = ci->parity() == CompiledIntegrand::Parity::Even;
+    g.strip = ci->strip();
+    if (std::getenv("NETSOR_QDEBUG")) std::fprintf(stderr, "PAR %d r=%zu k=%zu %s\n", (int)ci->parity(), r, k, f.to_string([](Op op, std::int32_t rr) { return (op == Op::Var ? "a" : "s") + std::to_string(rr); }).c_str());
     if (r == 0) {
       ++integrals_;
       return g.f(nullptr);

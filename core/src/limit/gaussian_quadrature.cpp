@@ -45,6 +45,9 @@
 #include <numbers>
 #include <sstream>
 #include <thread>
+#include <cstdio>
+#include <chrono>
+#include <cstdlib>
 
 namespace netsor::detail {
 
@@ -155,6 +158,10 @@ double log10_of(const Real& x) {  // log10 of a positive Real as a double (Reals
 
 Real pow10_real(double e) {  // 10^e at the working precision (e may be far below -308)
   Real r;
+  if (e > -300 && e < 300) {  // error scales and tolerances: a double's 16 digits are plenty, and cheap
+    mpfr_set_d(M(r), std::pow(10.0, e), MPFR_RNDN);
+    return r;
+  }
   mpfr_set_d(M(r), e, MPFR_RNDN);
   mpfr_exp10(M(r), M(r), MPFR_RNDN);
   return r;
@@ -178,7 +185,8 @@ struct PrecisionCache {
   Real inv_sqrt_2pi;
 };
 
-thread_local int t_engine_depth = 0;  // > 0 while an engine on this thread holds references into the cache
+thread_local int t_engine_depth = 0;
+std::size_t g_qdbg_lines = 0;  // > 0 while an engine on this thread holds references into the cache
 
 std::map<mpfr_prec_t, PrecisionCache>& thread_caches() {
   thread_local std::map<mpfr_prec_t, PrecisionCache> caches;
@@ -427,16 +435,22 @@ struct Segment {
 struct Walker {
   std::array<Real, kBuckets> bsum, babs;  // level sums of w F and |w| L1(F) by 2-adic valuation of the index
   Real berr;                              // sum of |w| err(F) over the nodes (inner integrals' errors)
+  Real berr0;                             // the share of berr of the node at index 0 (see mirror)
   Real trunc;                             // estimated tail beyond the last node
   Real zk, w, t, tmp, term, val, vabs, verr, c, prev_c, tol_now, tau_in, l1_before, l1_sum, q, tail;
   std::size_t nodes = 0;
   long extent = 0;  // index of the farthest node visited, at the current step
   bool ok = true;
+  // The current node on the plain lattice of an innermost line (GaussianIntegrand::f_lattice): z = lat_j lat_h.
+  bool lattice = false;
+  long lat_j = 0;
+  double lat_h = 0;
 
   void reset(const Real& l1_before) {
     for (auto& x : bsum) mpfr_set_ui(M(x), 0, MPFR_RNDN);
     for (auto& x : babs) mpfr_set_ui(M(x), 0, MPFR_RNDN);
     mpfr_set_ui(M(berr), 0, MPFR_RNDN);
+    mpfr_set_ui(M(berr0), 0, MPFR_RNDN);
     mpfr_set_ui(M(trunc), 0, MPFR_RNDN);
     mpfr_set(M(this->l1_before), M(l1_before), MPFR_RNDN);
     mpfr_set_ui(M(l1_sum), 0, MPFR_RNDN);
@@ -453,6 +467,21 @@ struct Walker {
     mpfr_set_ui(M(bsum[0]), 0, MPFR_RNDN);
     mpfr_set_ui(M(babs[0]), 0, MPFR_RNDN);
     extent *= 2;
+  }
+  // The other direction of an even integrand's line (GaussianIntegrand::even): the walk `r` to the right from
+  // index 0 seen from -0: the same terms at the mirrored nodes, without the node at 0 (bucket kBuckets - 1).
+  void mirror(const Walker& r) {
+    for (int v = 0; v < kBuckets - 1; ++v) {
+      mpfr_set(M(bsum[v]), M(r.bsum[v]), MPFR_RNDN);
+      mpfr_set(M(babs[v]), M(r.babs[v]), MPFR_RNDN);
+    }
+    mpfr_set_ui(M(bsum[kBuckets - 1]), 0, MPFR_RNDN);
+    mpfr_set_ui(M(babs[kBuckets - 1]), 0, MPFR_RNDN);
+    mpfr_sub(M(berr), M(r.berr), M(r.berr0), MPFR_RNDN);
+    mpfr_set(M(trunc), M(r.trunc), MPFR_RNDN);
+    nodes = r.nodes;
+    extent = -r.extent;
+    ok = r.ok;
   }
 };
 
@@ -533,6 +562,8 @@ class Engine {
       lt->c = s.sinh_c;
     }
     int run = 0;
+    wr.lattice = innermost && lt != nullptr && s.sinh_c == 0 && g_.f_lattice;
+    wr.lat_h = ht;
     mpfr_set_ui(M(wr.prev_c), 0, MPFR_RNDN);
     mpfr_set_ui(M(wr.tail), 0, MPFR_RNDN);
     // What an inner line learns (its strip, its L1) carries over to the next inner line of this walk only (its
@@ -549,7 +580,9 @@ class Engine {
     };
     for (long j = j0;; j += dir * stepj) {
       if (!node(s, j * stride, ht, stride, de, lt, wr)) break;  // past the double-exponential end: nothing left
-      if (std::abs(mpfr_get_d(M(wr.zk), MPFR_RNDN)) > hard_radius_) {
+      wr.lat_j = j * stride;
+      const double zd = mpfr_get_d(M(wr.zk), MPFR_RNDN);
+      if (std::abs(zd) > hard_radius_) {
         // Nothing but an integrand growing faster than the Gaussian decays has weight this far out: stop, and
         // fail if the last term was not negligible.
         update_tol();
@@ -581,6 +614,7 @@ class Engine {
         mpfr_mul(M(wr.c), M(wr.tmp), M(wr.vabs), MPFR_RNDN);
         mpfr_mul(M(wr.tmp), M(wr.tmp), M(wr.verr), MPFR_RNDN);
         mpfr_add(M(wr.berr), M(wr.berr), M(wr.tmp), MPFR_RNDN);
+        if (j == 0) mpfr_set(M(wr.berr0), M(wr.tmp), MPFR_RNDN);
       }
       mpfr_add(M(wr.babs[v]), M(wr.babs[v]), M(wr.c), MPFR_RNDN);
       mpfr_add(M(wr.l1_sum), M(wr.l1_sum), M(wr.c), MPFR_RNDN);  // times h: this walk's share of the L1
@@ -588,7 +622,7 @@ class Engine {
       // Negligible? Only asked where a stop is allowed at all. The node's share and the geometric tail it
       // predicts, c q / (1 - q) with q = c / c_prev, must both be below tol / kTailShare.
       // c = |w| L1(F); the node's share of the integral is h c, compared with tol / kTailShare.
-      if (may_stop(s, dir, j, h, wr.zk, sp.R)) {
+      if (may_stop(s, dir, j, h, zd, sp.R)) {
         update_tol();
         mpfr_div_d(M(wr.tol_now), M(wr.tol_now), kTailShare * h, MPFR_RNDN);
         bool negligible = mpfr_lessequal_p(M(wr.c), M(wr.tol_now));
@@ -609,7 +643,7 @@ class Engine {
       } else {
         run = 0;
       }
-      mpfr_set(M(wr.prev_c), M(wr.c), MPFR_RNDN);
+      mpfr_swap(M(wr.prev_c), M(wr.c));  // prev_c = c (c is rewritten at the next node)
       if (run >= kNegligibleRun) {
         // After a halving this walk saw the new (odd) nodes only; the old ones' tail counts half as much.
         mpfr_mul_d(M(wr.tail), M(wr.tail), h, MPFR_RNDN);
@@ -696,13 +730,18 @@ class Engine {
       count_.budget_hit.store(true, std::memory_order_relaxed);
     return g_.f(z_.data());
   }
+  Real call_f_lattice(long j, double h) {
+    if (count_.evals.fetch_add(1, std::memory_order_relaxed) + 1 >= count_.max_evals)
+      count_.budget_hit.store(true, std::memory_order_relaxed);
+    return g_.f_lattice(z_.data(), j, h);
+  }
 
   // F at z_k = wr.zk: f itself at the innermost depth, else the inner line integral. Writes wr.val, wr.vabs
   // (its L1 scale) and wr.verr (its error estimate).
   void integrand(unsigned k, Walker& wr, const Real& eps_in) {
     mpfr_set(M(z_[k]), M(wr.zk), MPFR_RNDN);
     if (k + 1 == g_.dim) {
-      wr.val = call_f();
+      wr.val = wr.lattice ? call_f_lattice(wr.lat_j, wr.lat_h) : call_f();
       if (!mpfr_number_p(M(wr.val))) wr.ok = false;
       return;
     }
@@ -716,8 +755,7 @@ class Engine {
   // May the walk stop after node z (index j) in direction dir? Yes when the rest of the segment in that
   // direction lies where the Gaussian weight is negligible (|z| >= R), or the walk is deep in a
   // double-exponential end (kDeScale beyond the end's side of t = 0: phi' has decayed by exp(-K sinh 1)).
-  static bool may_stop(const Segment& sg, int dir, long j, double h, const Real& z, double R) {
-    const double zd = mpfr_get_d(M(z), MPFR_RNDN);
+  static bool may_stop(const Segment& sg, int dir, long j, double h, double zd, double R) {
     const double t = static_cast<double>(j) * h;
     switch (sg.kind) {
       case MapKind::Line:
@@ -833,9 +871,16 @@ class Engine {
     }
     const bool plain = sg.kind == MapKind::Line;
     const int family = plain ? 0 : 1;
-    // The strip: the reference one, or the one measured on the neighbouring line (see kLearnedStripSafety).
+    // The strip: the reference one, or the caller's (GaussianIntegrand::strip; the Gaussian factor grows like
+    // exp(d^2 / 2) across a strip of half-width d: digits of margin for that beyond the reference's), or the one
+    // measured on the neighbouring line (see kLearnedStripSafety).
     double strip = plain ? kReferenceStrip : kReferenceStripDe;
-    double margin = kStepMarginDigits;
+    double margin = kStepMarginDigits, growth = 0;
+    if (plain && k < g_.strip.size() && g_.strip[k] > 0) {
+      strip = std::clamp(g_.strip[k], kReferenceStrip / kLearnedStripRange, kReferenceStrip * kLearnedStripRange);
+      growth = std::max(0.0, (strip * strip - kReferenceStrip * kReferenceStrip) / (2 * std::log(10.0)));
+      margin += growth;
+    }
     if (wk.strip[family] > 0) {
       strip =
           std::clamp(kLearnedStripSafety * wk.strip[family], strip / kLearnedStripRange, strip * kLearnedStripRange);
@@ -851,13 +896,14 @@ class Engine {
     // so: digits 2, 10.3, 21.7, 27.2 at successive halvings (the rate 2.1 of the third step promised 43). At
     // h_floor any part with a strip at least `strip` is below the tolerance whatever its amplitude.
     // The digits are those estimated before the line; once its L1 is known they are recomputed.
-    auto floor_step = [&](double dg) { return guessed_step(plain ? dg : dg * 2 / kDeRateCap, strip); };
+    auto floor_step = [&](double dg) { return guessed_step(plain ? dg + growth : dg * 2 / kDeRateCap, strip); };
     double h_floor = floor_step(digits);
     const double h_guess = h;
     for (int i = 0; i < kCoarseLevels && 2 * h <= kMaxStartStep; ++i) h *= 2;
     Segment s = sg;
     s.h_table = h_guess;
-    if (plain && kSinhMapScale > 0) {
+    // (Not on lattice lines: f_lattice needs z = j h.)
+    if (plain && kSinhMapScale > 0 && !(innermost && g_.f_lattice)) {
       // The whole line goes behind z = c sinh(t / c): node spacing z'(t) h = sqrt(1 + z^2/c^2) h grows in the
       // tails as fast as the accuracy they need falls (see kSinhMapScale). Rounded up: a few distinct tables.
       const double c = kSinhMapScale * std::sqrt((digits + kStepMarginDigits) * std::log(10.0));
@@ -884,9 +930,15 @@ class Engine {
     Walker& left = wk.left;
     right.reset(l1_before);
     left.reset(l1_before);
+    // An even integrand's outermost line (uncut: one segment, symmetric about 0) is walked to the right only;
+    // the left walk is its mirror image.
+    const bool mirrored = k == 0 && g_.even && sg.kind == MapKind::Line;
     // Both directions of a level: on two threads for the outermost line when a helper is there.
     auto walk_level = [&](long j_right, long j_left, long stepj) {
-      if (k == 0 && helper_ != nullptr) {
+      if (mirrored) {
+        walk(right, sp, +1, j_right, stepj);
+        left.mirror(right);
+      } else if (k == 0 && helper_ != nullptr) {
         const WalkSpec spc = sp;
         helper_->post([&left, spc, j_left, stepj](Engine& e) { e.walk(left, spc, -1, j_left, stepj); });
         walk(right, sp, +1, j_right, stepj);
@@ -954,6 +1006,7 @@ class Engine {
 
   // The line integral over z_k with z_0..z_{k-1} fixed in z_, split at the kinks that cross it.
   LineResult line(unsigned k, const Real& tau_abs, const Real& eps_rel) {
+    if (k == 1) ++g_qdbg_lines;
     Work& wk = work_[k];
     std::vector<Real> bp;
     for (const auto& p : kinks_.at(k)) {
@@ -1108,6 +1161,67 @@ void Helper::loop(const GaussianIntegrand& g, const QuadratureOptions& opt, Shar
 
 }  // namespace
 
+// ------------------------------------------------------------------------------------------------ LatticeExp
+void LatticeExp::set_slope(const Real& slope) {
+  bits_ = current_bits() + kGuardBits;
+  for (Real* x : {&slope_, &base_, &base_exp_, &value_}) mpfr_set_prec(M(*x), bits_);
+  mpfr_set(M(slope_), M(slope), MPFR_RNDN);
+  mpfr_set_ui(M(base_), 0, MPFR_RNDN);
+  steps_.clear();
+  last_step_ = 0;
+  valid_ = base_exp_valid_ = false;
+}
+
+void LatticeExp::set_line(const Real& base) {
+  mpfr_set(M(base_), M(base), MPFR_RNDN);
+  valid_ = base_exp_valid_ = false;
+}
+
+const Real& LatticeExp::factor(long dj, double h) {
+  // Few distinct steps per integral (the engine's steps have 6 significant bits), few index offsets per step.
+  constexpr std::size_t kMaxSteps = 64, kMaxFactors = 64;
+  if (last_step_ >= steps_.size() || steps_[last_step_].h != h) {
+    std::size_t i = 0;
+    while (i < steps_.size() && steps_[i].h != h) ++i;
+    if (i == steps_.size()) {
+      if (steps_.size() >= kMaxSteps) steps_.clear(), i = 0;
+      steps_.emplace_back();
+      steps_.back().h = h;
+    }
+    last_step_ = i;
+  }
+  auto& fs = steps_[last_step_].factors;
+  for (const auto& [d, r] : fs)
+    if (d == dj) return r;
+  if (fs.size() >= kMaxFactors) fs.erase(fs.begin());
+  fs.emplace_back(dj, Real());
+  Real& r = fs.back().second;
+  mpfr_set_prec(M(r), bits_);
+  // dj h is an exact double: h has a few significant bits (the engine's have 6) and |dj| < 2^40.
+  mpfr_mul_d(M(r), M(slope_), static_cast<double>(dj) * h, MPFR_RNDN);
+  mpfr_exp(M(r), M(r), MPFR_RNDN);
+  return r;
+}
+
+mpfr_srcptr LatticeExp::eval(long j, double h) {
+  if (valid_ && h == last_h_ && since_anchor_ < kReanchor) {
+    mpfr_mul(M(value_), M(value_), M(factor(j - last_j_, h)), MPFR_RNDN);
+    ++since_anchor_;
+  } else {
+    if (!base_exp_valid_) {
+      mpfr_exp(M(base_exp_), M(base_), MPFR_RNDN);
+      base_exp_valid_ = true;
+    }
+    if (j == 0) mpfr_set(M(value_), M(base_exp_), MPFR_RNDN);
+    else mpfr_mul(M(value_), M(base_exp_), M(factor(j, h)), MPFR_RNDN);
+    last_h_ = h;
+    since_anchor_ = 0;
+    valid_ = true;
+  }
+  last_j_ = j;
+  return M(value_);
+}
+
 QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const QuadratureOptions& opt) {
   if (g.dim < 1 || g.dim > 3) {
     std::ostringstream os;
@@ -1125,6 +1239,8 @@ QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const Quadratu
   if (opt.digits == 0) throw invalid_argument("gaussian_expectation: digits must be at least 1, got 0");
 
   const mpfr_prec_t bits = current_bits();
+  const auto qdbg_t0 = std::chrono::steady_clock::now();
+  g_qdbg_lines = 0;
   ++t_engine_depth;
   struct DepthGuard {
     ~DepthGuard() { --t_engine_depth; }
@@ -1167,6 +1283,7 @@ QuadratureResult gaussian_expectation(const GaussianIntegrand& g, const Quadratu
   }
   evals = count.evals;
   out.evaluations = evals;
+  if (std::getenv("NETSOR_QDEBUG")) fprintf(stderr, "QDBG lines=%zu dim=%u digits=%u bits=%ld evals=%zu conv=%d reached=%.1f t=%.5f\n", g_qdbg_lines, g.dim, opt.digits, (long)bits, evals, (int)out.converged, out.digits_reached, std::chrono::duration<double>(std::chrono::steady_clock::now() - qdbg_t0).count());
   return out;
 }
 

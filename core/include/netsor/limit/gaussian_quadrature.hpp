@@ -23,6 +23,7 @@
 
 #include <cstddef>
 #include <functional>
+#include <utility>
 #include <vector>
 
 namespace netsor::detail {
@@ -41,6 +42,56 @@ struct GaussianIntegrand {
   unsigned dim = 1;  // 1, 2 or 3
   std::function<Real(const Real* z)> f;
   std::vector<Kink> kinks;  // may be empty; f must be analytic on each piece they cut out
+  /// Optional, declared by the caller: f(-z) = f(z) for every z. The outermost line is then walked on one side
+  /// only (when no kink cuts it) and mirrored: half the evaluations, the same nodes and the same result up to
+  /// rounding. A wrong declaration gives a wrong value.
+  bool even = false;
+  /// Optional fast path for integrands built from exponentials of affine forms (tanh, sigmoid, exp): when set,
+  /// every innermost line that no kink cuts uses the plain trapezoid lattice z[dim-1] = j h (no sinh map) and
+  /// calls f_lattice(z, j, h) instead of f, with z[dim-1] = j h exactly and z[0..dim-2] fixed along the line.
+  /// It must return f(z); knowing the lattice index lets it update exp(s (c + b z[dim-1])) by one multiplication
+  /// per node (LatticeExp) instead of an MPFR exponential. Same threading rules as f.
+  std::function<Real(const Real* z, long j, double h)> f_lattice;
+  /// Optional: strip[t] > 0 promises that f, and its integral over z_{t+1}, ..., is analytic in z_t for
+  /// |Im z_t| < strip[t] with the other coordinates real (for tanh(a.z): pi / (2 |a_t|)). It sets the first
+  /// step of the plain lines over z_t and the step below which their error may be extrapolated, instead of
+  /// the strip of tanh(z), pi/2. A strip wider than the truth gives a wrong error estimate: leave it empty
+  /// when unsure.
+  std::vector<double> strip;
+};
+
+/// exp(base + slope j h) on the lattice of an innermost line, for f_lattice implementations: consecutive calls
+/// along a walk differ by a constant index step, and the value is the previous one times a cached
+/// exp(slope dj h) (one multiplication). A walk starts (and every kReanchor steps restarts) from
+/// exp(base) exp(slope j h): one MPFR exponential per line, the second factor cached per (j, h) like the steps.
+/// Kept kGuardBits above the precision current at `set_slope`, so that the relative error, a unit or so per
+/// multiplication, stays far below the working precision. Not thread-safe (one per thread).
+class LatticeExp {
+ public:
+  static constexpr mpfr_prec_t kGuardBits = 32;
+  static constexpr int kReanchor = 256;
+  /// Fixes the slope (the coefficient of j h) for the whole integral, and the precision (current + guard).
+  void set_slope(const Real& slope);
+  /// Starts a new line: the exponent at j = 0 is `base`.
+  void set_line(const Real& base);
+  /// exp(base + slope j h), at the guard precision (valid until the next call).
+  mpfr_srcptr eval(long j, double h);
+  mpfr_prec_t bits() const { return bits_; }
+
+ private:
+  const Real& factor(long dj, double h);  // exp(slope dj h), cached
+  struct Step {
+    double h = 0;
+    std::vector<std::pair<long, Real>> factors;  // (dj, exp(slope dj h))
+  };
+  mpfr_prec_t bits_ = 0;
+  Real slope_, base_, base_exp_, value_;
+  long last_j_ = 0;
+  double last_h_ = 0;
+  int since_anchor_ = 0;
+  bool valid_ = false, base_exp_valid_ = false;
+  std::vector<Step> steps_;
+  std::size_t last_step_ = 0;
 };
 
 struct QuadratureOptions {
