@@ -194,6 +194,7 @@ Entry semicircle(int kmax) {
   Program& p = e.program;
   Dim n = p.dim("n");
   Matrix S = p.wigner_matrix("S", n);
+  e.matrices = {S};
   Vector v = p.gaussian_vector("v", n);
   Vector x = v;
   for (int k = 1; k <= kmax; ++k) {
@@ -212,6 +213,7 @@ Entry marchenko_pastur(const Rational& ratio, int kmax) {
   Dim m = p.dim("m", ratio);
   // Entries N(0, 1/n) with fan-in m: variance parameter = m/n = ratio.
   Matrix X = p.gaussian_matrix("X", n, m, {.variance = ratio});
+  e.matrices = {X};
   Vector v = p.gaussian_vector("v", m);
   Vector x = v;
   for (int k = 1; k <= kmax; ++k) {

@@ -18,6 +18,7 @@ struct Entry {
   std::string description;
   Program program;
   std::vector<Scalar> moments;  // the quantities of interest, in a fixed order
+  std::vector<Matrix> matrices; // the program's matrices, in creation order (for traces and spectra)
 };
 
 /// Names of the catalogue, in a stable order.
