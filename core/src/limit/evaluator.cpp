@@ -14,6 +14,7 @@
 #include <netsor/program/expr_eval.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <cstdio>
 #include <cstdlib>
@@ -848,6 +849,29 @@ std::optional<T> Evaluator<T>::integrate(const Expr& f, const std::string& what,
         }
       c[p][q] = c[q][p] = s;
     }
+  // Operations undefined or not integrable where a Gaussian argument has positive density: refuse them rather
+  // than integrate (an odd 1/x would otherwise come out as its principal value 0).
+  for (std::size_t i = 0; i < f.nodes.size(); ++i) {
+    if (!an.live[i] || an.aff[i]) continue;
+    const auto& nd = f.nodes[i];
+    const std::int32_t arg = nd.op == Op::Div ? nd.b : nd.a;
+    if (arg < 0 || an.frontier_of[arg] < 0) continue;
+    const auto q = static_cast<std::size_t>(an.frontier_of[arg]);
+    if (!(c[q][q] > 0)) continue;
+    const char* why = nullptr;
+    switch (nd.op) {
+      case Op::Div: why = "divides by a Gaussian quantity, which vanishes with positive density: 1/x is not integrable "
+                          "against a Gaussian, so the expectation does not exist"; break;
+      case Op::Log: why = "takes the log of a Gaussian quantity, which is negative with positive probability: the "
+                          "expectation is not a real number"; break;
+      case Op::Sqrt: why = "takes the sqrt of a Gaussian quantity, which is negative with positive probability: the "
+                           "expectation is not a real number (sqrt(abs(x)) is defined)"; break;
+      case Op::PowC: why = "raises a Gaussian quantity, which is negative with positive probability, to a non-integer "
+                           "or negative power: the expectation is not a real number"; break;
+      default: break;
+    }
+    if (why) throw invalid_program(what + ": the expression " + why);
+  }
   if (an.polynomial) {
     // Isserlis/Wick on the frontier forms: exact in Rational, to working precision in Real.
     std::vector<Polynomial<T>> poly(f.nodes.size());
@@ -915,14 +939,26 @@ std::optional<T> Evaluator<T>::integrate(const Expr& f, const std::string& what,
       ++integrals_;
       return Real(0);  // E[f(xi)] = E[f(-xi)] = -E[f(xi)]
     }
-    g.f = [ci](const Real* xi) { return ci->eval(xi, false, 0, 0); };
-    if (ci->has_lattice()) g.f_lattice = [ci](const Real* xi, long j, double h) { return ci->eval(xi, true, j, h); };
+    // A value that is not a number (log or sqrt of a negative value inside a nonlinearity, 0/0) is flagged and
+    // reported after the integral, never integrated (threads cannot throw through the engine).
+    auto not_a_number = std::make_shared<std::atomic<bool>>(false);
+    auto checked = [not_a_number](Real v) {
+      if (!isfinite(v)) {
+        not_a_number->store(true, std::memory_order_relaxed);
+        return Real(0);
+      }
+      return v;
+    };
+    g.f = [ci, checked](const Real* xi) { return checked(ci->eval(xi, false, 0, 0)); };
+    if (ci->has_lattice())
+      g.f_lattice = [ci, checked](const Real* xi, long j, double h) { return checked(ci->eval(xi, true, j, h)); };
     g.even = ci->parity() == CompiledIntegrand::Parity::Even;
     g.strip = ci->strip();
-    if (std::getenv("NETSOR_QDEBUG")) std::fprintf(stderr, "PAR %d r=%zu k=%zu %s\n", (int)ci->parity(), r, k, f.to_string([](Op op, std::int32_t rr) { return (op == Op::Var ? "a" : "s") + std::to_string(rr); }).c_str());
     if (r == 0) {
       ++integrals_;
-      return g.f(nullptr);
+      Real v = g.f(nullptr);
+      if (not_a_number->load()) throw invalid_program(what + ": the value is not a finite number");
+      return v;
     }
     QuadratureOptions qo;
     // Ask for fewer digits than the working precision carries: rounding in thousands of MPFR operations must
@@ -930,6 +966,9 @@ std::optional<T> Evaluator<T>::integrate(const Expr& f, const std::string& what,
     qo.digits = digits_ > rounding_guard + 10 ? digits_ - rounding_guard : digits_ / 2;
     auto res = gaussian_expectation(g, qo);
     ++integrals_;
+    if (not_a_number->load())
+      throw invalid_program(what + ": the integrand is not a finite number at some points (log or sqrt of a negative "
+                                   "value, a division by zero, an overflow): the expectation is not defined");
     if (!res.converged) {
       std::ostringstream os;
       os << what << ": the " << r << "-dimensional Gaussian integral did not converge: reached "

@@ -11,6 +11,14 @@
 namespace netsor {
 
 // ------------------------------------------------------------------------------------------------ Param
+std::string Param::text() const {
+  if (std::isnan(approx)) return "nan";
+  if (std::isinf(approx)) return approx > 0 ? "inf" : "-inf";
+  char buf[64];
+  auto res = std::to_chars(buf, buf + sizeof buf, approx);  // shortest round-trip: "-1", "0.05", "1e+300"
+  return std::string(buf, res.ptr);
+}
+
 Rational decimal_rational(double x) {
   if (!std::isfinite(x)) {
     std::ostringstream os;
@@ -170,7 +178,7 @@ Vector operator*(const Matrix& w, const Vector& x) {
   if (xv.dim != in_dim) {
     std::string wn = m.name + (w.transposed() ? "^T" : "");
     throw invalid_program("MatMul " + wn + " * " + xv.name + ": " + wn + " is " + d->dims[out_dim].name + " x " +
-                          d->dims[in_dim].name + " but vector " + d->width_text(x.id()) + " has width " +
+                          d->dims[in_dim].name + " but '" + xv.name + "' has width " +
                           d->dims[xv.dim].name + ", not " + d->dims[in_dim].name);
   }
   detail::Node n{};
@@ -185,7 +193,14 @@ Vector operator*(const Matrix& w, const Vector& x) {
 // ----------------------------------------------------------------------------------------------- VExpr
 VExpr::VExpr(int c) : expr_(detail::Expr::make_constant(Rational(c))) {}
 VExpr::VExpr(long c) : expr_(detail::Expr::make_constant(Rational(c))) {}
-VExpr::VExpr(double c) : expr_(detail::Expr::make_constant(decimal_rational(c))) {}
+namespace {
+Rational finite_constant(double c, const char* what) {
+  if (!std::isfinite(c)) throw invalid_argument(std::string(what) + " must be finite, got " + Param(c).text());
+  return decimal_rational(c);
+}
+}  // namespace
+
+VExpr::VExpr(double c) : expr_(detail::Expr::make_constant(finite_constant(c, "a constant in an expression"))) {}
 VExpr::VExpr(const Rational& c) : expr_(detail::Expr::make_constant(c)) {}
 VExpr::VExpr(const Vector& v) : data_(v.data()), expr_(detail::Expr::make_leaf(Op::Vec, v.id())) {
   if (!data_) throw invalid_program("expression: empty Vector handle (default-constructed)");
@@ -264,7 +279,7 @@ VExpr pow(const VExpr& x, const Rational& c) {
   e.powc(e.root(), c);
   return VExpr(x.data(), std::move(e));
 }
-VExpr pow(const VExpr& x, double c) { return pow(x, decimal_rational(c)); }
+VExpr pow(const VExpr& x, double c) { return pow(x, finite_constant(c, "pow: the exponent")); }
 
 const std::vector<std::string>& activation_names() {
   static const std::vector<std::string> names = {"linear", "tanh", "sigmoid", "erf",  "relu", "abs",
@@ -302,8 +317,9 @@ Program& Program::operator=(Program&&) noexcept = default;
 std::size_t Program::size() const { return data_->nodes.size(); }
 
 Dim Program::dim(std::string_view name, Param ratio) {
-  if (ratio.exact <= 0)
-    throw invalid_program("dim '" + std::string(name) + "': the ratio must be positive, got " + ratio.exact.str());
+  if (!ratio.finite() || ratio.exact <= 0)
+    throw invalid_program("dim '" + std::string(name) + "': the ratio must be positive and finite, got " +
+                          (ratio.finite() ? ratio.exact.str() : ratio.text()));
   if (!detail::valid_name(name)) throw invalid_program("dim: invalid name '" + std::string(name) + "'");
   if (data_->names.count(std::string(name)))
     throw invalid_program("name '" + std::string(name) + "' is used twice");
@@ -315,9 +331,9 @@ Dim Program::dim(std::string_view name, Param ratio) {
 
 namespace {
 void check_variance(const Param& v, std::string_view what, std::string_view name) {
-  if (!std::isfinite(v.approx) || v.exact < 0)
+  if (!v.finite() || v.exact < 0)
     throw invalid_argument(std::string(what) + " '" + std::string(name) +
-                           "': variance must be finite and non-negative, got " + std::to_string(v.approx));
+                           "': variance must be finite and non-negative, got " + v.text());
 }
 }  // namespace
 
@@ -384,9 +400,9 @@ std::vector<Vector> Program::gaussian_family(const std::vector<std::string>& nam
       throw invalid_program(what + ": covariance row " + std::to_string(i) + " has " +
                             std::to_string(cov[i].size()) + " entries, expected " + std::to_string(k));
     for (std::size_t j = 0; j < k; ++j) {
-      if (!std::isfinite(cov[i][j].approx))
+      if (!cov[i][j].finite())
         throw invalid_argument(what + ": covariance entry (" + std::to_string(i) + "," + std::to_string(j) +
-                               ") is not finite");
+                               ") is not finite, got " + cov[i][j].text());
       if (cov[i][j].exact != cov[j][i].exact)
         throw invalid_argument(what + ": covariance is not symmetric at (" + std::to_string(i) + "," +
                                std::to_string(j) + ")");

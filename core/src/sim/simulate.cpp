@@ -55,6 +55,15 @@ void fill_gaussian(Eigen::MatrixXd& m, std::uint64_t seed, int trial, std::int32
 
 }  // namespace
 
+Stat detail::checked_stat(std::vector<double> samples, const std::string& what, long n) {
+  for (std::size_t t = 0; t < samples.size(); ++t)
+    if (!std::isfinite(samples[t]))
+      throw invalid_program(what + " is not a finite number in trial " + std::to_string(t) + " at n = " +
+                            std::to_string(n) + " (a nonlinearity gave NaN or infinity: log or sqrt of a negative "
+                            "value, a division by zero, an overflow)");
+  return make_stat(std::move(samples));
+}
+
 Stat make_stat(std::vector<double> samples) {
   Stat s;
   const auto t = static_cast<double>(samples.size());
@@ -266,7 +275,7 @@ Stat Simulation::operator[](const Scalar& s) const {
   if (scalars_.empty()) throw invalid_argument("Simulation[]: no trial has run (prepare_simulation); use run_trial");
   std::vector<double> v(opt_.trials);
   for (int t = 0; t < opt_.trials; ++t) v[t] = scalars_[t][s.id()];
-  return make_stat(std::move(v));
+  return detail::checked_stat(std::move(v), "Simulation[]: moment '" + s.name() + "'", opt_.n);
 }
 
 Stat Simulation::mean(const VExpr& e) const {
@@ -292,7 +301,7 @@ Stat Simulation::mean(const VExpr& e) const {
         [&](std::int32_t ref) { return scalars_[t][ref]; });
     v[t] = a.mean();
   }
-  return make_stat(std::move(v));
+  return detail::checked_stat(std::move(v), "Simulation::mean: the expression", opt_.n);
 }
 
 Eigen::VectorXd Simulation::vector(const Vector& v, int trial) const {

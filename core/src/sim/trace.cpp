@@ -157,7 +157,7 @@ Stat Simulation::trace(const Word& w) const {
     const auto tv = run_trial(t);
     v[t] = detail::trace_of_product(detail::word_blocks(w, tv, widths_)) / static_cast<double>(n);
   }
-  return make_stat(std::move(v));
+  return detail::checked_stat(std::move(v), "Simulation::trace: the trace of " + w.to_string(), opt_.n);
 }
 
 }  // namespace netsor

@@ -17,7 +17,7 @@ namespace netsor::free {
 namespace detail {
 inline void check_positive(const Param& p, const char* law, const char* name) {
   if (!std::isfinite(p.approx) || p.exact <= 0)
-    throw invalid_argument(std::string(law) + ": " + name + " must be positive and finite, got " + std::to_string(p.approx));
+    throw invalid_argument(std::string(law) + ": " + name + " must be positive and finite, got " + p.text());
 }
 template <class T>
 T from_param(const Param& p) {
@@ -137,8 +137,10 @@ struct Bernoulli {
   Param b = 1;
   template <class T>
   std::vector<T> moments(int k) const {
-    if (!std::isfinite(p.approx) || p.exact < 0 || p.exact > 1)
-      throw invalid_argument("Bernoulli: p must lie in [0, 1], got " + std::to_string(p.approx));
+    if (!p.finite() || p.exact < 0 || p.exact > 1)
+      throw invalid_argument("Bernoulli: p must lie in [0, 1], got " + p.text());
+    if (!a.finite() || !b.finite())
+      throw invalid_argument("Bernoulli: the values a and b must be finite, got " + a.text() + " and " + b.text());
     const T pp = detail::from_param<T>(p), av = detail::from_param<T>(a), bv = detail::from_param<T>(b);
     std::vector<T> m(k);
     T ap = T(1), bp = T(1);

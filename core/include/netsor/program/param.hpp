@@ -7,6 +7,9 @@
 
 #include <netsor/numbers.hpp>
 
+#include <cmath>
+#include <string>
+
 namespace netsor {
 
 /// The exact rational a double stands for when read as the shortest decimal that round-trips to it.
@@ -21,8 +24,14 @@ struct Param {
   Param() = default;
   Param(int v) : exact(v), approx(v) {}                                       // NOLINT: implicit on purpose
   Param(long v) : exact(v), approx(static_cast<double>(v)) {}                  // NOLINT
-  Param(double v) : exact(decimal_rational(v)), approx(v) {}                   // NOLINT
+  /// NaN and infinities are kept (exact = 0, approx = v) so that the function receiving the number can name
+  /// the argument in its error; every consumer checks `finite()`.
+  Param(double v) : exact(std::isfinite(v) ? decimal_rational(v) : Rational(0)), approx(v) {}  // NOLINT
   Param(const Rational& q) : exact(q), approx(static_cast<double>(q)) {}      // NOLINT
+
+  bool finite() const { return std::isfinite(approx); }
+  /// The number as the user typed it: the shortest decimal of the double ("-1", "0.05", "nan", "inf").
+  std::string text() const;
 };
 
 }  // namespace netsor

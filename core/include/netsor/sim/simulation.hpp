@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <string>
 #include <vector>
 
 namespace netsor {
@@ -35,6 +36,12 @@ struct Stat {
 std::ostream& operator<<(std::ostream& os, const Stat& s);
 /// Mean and standard error of a list of samples.
 Stat make_stat(std::vector<double> samples);
+namespace detail {
+/// make_stat for a simulated quantity: throws invalid_program naming `what`, the trial and the width `n` when
+/// a sample is NaN or infinite (a nonlinearity evaluated outside its domain, or an overflow), instead of
+/// returning a mean that is not a number.
+Stat checked_stat(std::vector<double> samples, const std::string& what, long n);
+}  // namespace detail
 
 class Simulation {
  public:
