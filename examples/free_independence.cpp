@@ -14,10 +14,13 @@ int main() {
   Vector h = (W * x).named("h");
   Vector y = tanh(h).named("y");
 
+  // [freeness]
   FreenessReport r = check_freeness(p, {W, W.T()}, {diag(h), diag(y)},
                                     {.degree = 4, .widths = {256, 512, 1024}, .trials = 8, .seed = 1});
   std::cout << r << '\n';
+  // [/freeness]
 
+  // [traces]
   const Word a = W * W.T(), b = diag(y);
   Limit lim = limit(p, {.digits = 30});
   for (long width : {256, 1024}) {
@@ -25,4 +28,5 @@ int main() {
     std::cout << "tau(abab) at n = " << width << ": " << sim.trace(a * b * a * b) << '\n';
   }
   std::cout << "tau(abab) in the limit:  " << lim.trace(a * b * a * b) << '\n';
+  // [/traces]
 }

@@ -9,14 +9,16 @@ int main() {
   using namespace netsor;
   Program p;
   Dim n = p.dim("n");
+  // [orthogonal]
   Matrix O = p.orthogonal_matrix("O", n);
   Matrix W = p.gaussian_matrix("W", n, n, {.variance = 2});
   Vector x = p.gaussian_vector("x", n);
   Vector ox = (O * x).named("Ox");
   Vector back = (O.T() * ox).named("OtOx");
+  // [/orthogonal]
   Vector wx = (W * x).named("Wx");
   Scalar xx = p.moment("|x|^2", x * x), oo = p.moment("|Ox|^2", ox * ox), ww = p.moment("|Wx|^2", wx * wx);
-  Scalar err = p.moment("|O^T O x - x|^2", (back - x) * (back - x));
+  Scalar err = p.moment("|O^TOx-x|^2", (back - x) * (back - x));
 
   for (long width : {128, 512, 2048}) {
     Simulation sim = simulate(p, {.n = width, .trials = 8, .seed = 1});

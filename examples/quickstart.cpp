@@ -7,6 +7,7 @@
 
 int main() {
   using namespace netsor;
+  // [program]
   Program p;
   Dim n = p.dim("n");
   Matrix W = p.gaussian_matrix("W", n, n);  // entries N(0, 1/n)
@@ -19,10 +20,13 @@ int main() {
   Scalar s = p.moment("s", y * y);
   Vector w = tanh(s * h).named("w");         // a Scalar feeding a later Nonlin
   Scalar ww = p.moment("|w|^2", w * w);
+  // [/program]
 
   std::cout << p << '\n';
+  // [limit_and_simulation]
   Limit lim = limit(p, {.digits = 50});
   Simulation sim = simulate(p, {.n = 1024, .trials = 16, .seed = 7});
   for (const Scalar& m : {xg, s, ww})
     std::cout << m.name() << "\n  limit     " << lim[m] << "\n  n = 1024  " << sim[m] << '\n';
+  // [/limit_and_simulation]
 }

@@ -18,9 +18,11 @@ int main() {
     x = S * x;
     m.push_back(p.moment("m" + std::to_string(k), v * x));
   }
+  // [exact]
   Limit lim = limit(p);
   Simulation sim = simulate(p, {.n = 2000, .trials = 8, .seed = 1});
   const auto semicircle = free::Semicircle{}.moments<Rational>(8);  // the law's moments, independently
+  // [/exact]
   for (int k = 1; k <= 8; ++k)
     std::cout << "k = " << k << "  limit " << *lim[m[k - 1]].exact << "  (semicircle: " << semicircle[k - 1]
               << ")   n = 2000: " << sim[m[k - 1]] << '\n';

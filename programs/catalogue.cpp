@@ -49,8 +49,8 @@ Entry worked_example(const std::string& activation, double weight_variance) {
 Entry mlp(const std::string& activation, int depth, double weight_variance, double bias_variance) {
   Entry e;
   e.name = "mlp-" + activation;
-  e.description = std::to_string(depth) + "-layer " + activation + " MLP, sigma_w^2 = " + std::to_string(weight_variance) +
-                  ", sigma_b^2 = " + std::to_string(bias_variance);
+  e.description = std::to_string(depth) + "-layer " + activation + " MLP, sigma_w^2 = " + Param(weight_variance).text() +
+                  ", sigma_b^2 = " + Param(bias_variance).text();
   Program& p = e.program;
   Dim n = p.dim("n");
   Vector x = p.gaussian_vector("x", n);
@@ -169,7 +169,7 @@ Entry kernel(const std::string& activation, int depth, double weight_variance, d
   Entry e;
   e.name = "kernel-" + activation;
   e.description = std::to_string(depth) + "-layer " + activation + " MLP on two inputs with correlation " +
-                  std::to_string(correlation);
+                  Param(correlation).text();
   Program& p = e.program;
   Dim n = p.dim("n");
   auto [a, b] = p.gaussian_vectors<2>({"a", "b"}, n, {{1, correlation}, {correlation, 1}});

@@ -53,7 +53,7 @@ Result check_fip_gaussian(const Options& opt) {
   };
   const LadderRule rule;
   r.ladders = compare_traces(p, words, lim, opt, widths, "fip-gaussian", rule);
-  r.rule = "Freeness: " + rep.rule + " Mixed moments (widths up to 1024, exact traces): " + rule.text() + ".";
+  r.rule = "Freeness: " + rep.rule + ". Mixed moments (widths up to 1024, exact traces): " + rule.text() + ".";
   finish(r);
   return r;
 }

@@ -46,7 +46,7 @@ Result check_fip_orthogonal(const Options& opt) {
       {"tau(J J^T)", JJ}, {"tau((J J^T)^2)", JJ * JJ}, {"tau((J J^T)^3)", JJ * JJ * JJ}};
   const LadderRule rule;
   r.ladders = compare_traces(p, words, lim, opt, widths, "fip-orthogonal", rule);
-  r.rule = "Freeness: " + rep.rule + " Jacobian moments (widths up to 1024, exact traces): " + rule.text() + ".";
+  r.rule = "Freeness: " + rep.rule + ". Jacobian moments (widths up to 1024, exact traces): " + rule.text() + ".";
   finish(r);
   return r;
 }

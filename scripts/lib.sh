@@ -36,13 +36,16 @@ netsor_ensure_packages() {
   fi
 }
 
-# Configures and builds (Release unless NETSOR_BUILD_TYPE says otherwise). Extra arguments go to cmake.
+# Configures and builds (Release unless NETSOR_BUILD_TYPE says otherwise; every target unless NETSOR_TARGETS
+# names some). Extra arguments go to cmake.
 netsor_build() {
   local type=${NETSOR_BUILD_TYPE:-Release}
   netsor_log "configuring ($type) in $NETSOR_BUILD"
   cmake -S "$NETSOR_ROOT" -B "$NETSOR_BUILD" -DCMAKE_BUILD_TYPE="$type" "$@" >"$NETSOR_BUILD.configure.log" 2>&1 ||
     { cat "$NETSOR_BUILD.configure.log"; exit 1; }
   netsor_log "building with $NETSOR_JOBS jobs"
-  cmake --build "$NETSOR_BUILD" -j "$NETSOR_JOBS" 2>&1 | grep -E "error|warning|Error" || true
+  local targets=()
+  for t in ${NETSOR_TARGETS:-}; do targets+=(--target "$t"); done
+  cmake --build "$NETSOR_BUILD" -j "$NETSOR_JOBS" "${targets[@]}" 2>&1 | grep -E "error|warning|Error" || true
   [ "${PIPESTATUS[0]}" -eq 0 ] || { netsor_log "build failed"; exit 1; }
 }

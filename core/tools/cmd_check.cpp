@@ -179,7 +179,7 @@ bool draw(const Figure& f, const fs::path& dir, std::string& why) {
     const Series& s = f.series[i];
     const char* with = "lines lw 2";
     switch (s.style) {
-      case Series::Style::lines: with = s.title.rfind("n^", 0) == 0 ? "lines lw 2 dt 2 lc rgb 'black'" : "lines lw 2"; break;
+      case Series::Style::lines: with = s.title.rfind("n^", 0) == 0 ? "lines lw 3 lc rgb '#999999'" : "lines lw 2"; break;
       case Series::Style::points: with = "linespoints pt 7 ps 0.8"; break;
       case Series::Style::errorbars: with = "yerrorbars pt 7"; break;
       case Series::Style::steps: with = "steps lw 2"; break;
