@@ -198,3 +198,26 @@ TEST_CASE("the finite-width simulation at n = 4096 agrees with the limit within 
     }
   }
 }
+
+TEST_CASE("the evaluator's fast paths on 2-D kernels against direct mpmath quadrature, to 40 digits") {
+  // References: tests/limit/reference/kernels_mpmath.py (mpmath quad at 50 digits, no netsor code involved).
+  // The 3-layer tanh kernel walks even integrands on half a line and updates exponentials along the lattice;
+  // the nearly parallel pair has a strip 22 times wider than tanh's; the shifted integrands are not even.
+  auto e = programs::kernel("tanh", 3, 1.5, 0.05, 0.5);
+  Limit lim = limit(e.program, {.digits = 40});
+  NETSOR_CHECK_DIGITS(lim[e.moments[0]].value, ref("0.226121301293433033533125822564447570789918194255"), 40);
+  NETSOR_CHECK_DIGITS(lim[e.moments[1]].value, ref("0.169027319958265183741929152565454983203123143757"), 40);
+  NETSOR_CHECK_DIGITS(lim[e.moments[2]].value, ref("0.152676314640805370594096233894706067586070518617"), 40);
+
+  Program p;
+  Dim n = p.dim("n");
+  auto [u, v] = p.gaussian_vectors<2>({"u", "v"}, n, {{1, 0.5}, {0.5, 1}});
+  auto [a, b] = p.gaussian_vectors<2>({"a", "b"}, n, {{1, 0.999}, {0.999, 1}});
+  Limit l2 = limit(p, {.digits = 40});
+  NETSOR_CHECK_DIGITS(l2.expect(tanh(a) * tanh(b)).value,
+                      ref("0.393830237424896510313348703090625827762755042844"), 40);
+  NETSOR_CHECK_DIGITS(l2.expect(sigmoid(u + 0.5) * exp(v / 4)).value,
+                      ref("0.646541444749333067805939939966538043523514216283"), 40);
+  NETSOR_CHECK_DIGITS(l2.expect(tanh(u) * tanh(v + Rational(1, 3))).value,
+                      ref("0.180009234317560257779036446725695131483465808923"), 40);
+}
