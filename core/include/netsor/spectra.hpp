@@ -5,4 +5,5 @@
 #pragma once
 
 #include <netsor/spectra/mean_field.hpp>
+#include <netsor/spectra/simulate.hpp>
 #include <netsor/spectra/spectrum.hpp>

@@ -277,7 +277,10 @@ class JacobianModel final : public SpectrumModel {
     std::vector<std::size_t> idx;
     for (std::size_t i = 0; i < xs.size(); ++i) {
       out[i].x = xs[i];
-      if (xs[i] > 0 && std::isfinite(xs[i])) ts.push_back(std::log(xs[i])), idx.push_back(i);
+      // Outside the support the density is 0 (the edges are validated by the solver, see compute_edges).
+      const bool outside = xs[i] > edges.second * (1 + 1e-12) || xs[i] < edges.first * (1 - 1e-12);
+      if (xs[i] > 0 && std::isfinite(xs[i]) && !outside && !all_atomic)
+        ts.push_back(std::log(xs[i])), idx.push_back(i);
     }
     const double sc = static_cast<double>(jjt_scale);
     // x values sorted ascending (the caller sorts; keep the order robust anyway)
