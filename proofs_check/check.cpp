@@ -21,6 +21,8 @@ const std::vector<Check>& all_checks() {
        check_fip_orthogonal},
       {"gradient-independence", "Gradient independence: true W^T versus an independent copy",
        check_gradient_independence},
+      {"jacobian-spectrum", "Jacobian spectra of deep networks: free multiplicative convolution of the layers",
+       check_jacobian_spectrum},
   };
   return checks;
 }

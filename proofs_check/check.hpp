@@ -170,5 +170,6 @@ Result check_master_theorem(const Options&);
 Result check_fip_gaussian(const Options&);
 Result check_fip_orthogonal(const Options&);
 Result check_gradient_independence(const Options&);
+Result check_jacobian_spectrum(const Options&);
 
 }  // namespace netsor::checks

@@ -15,5 +15,7 @@ int& exit_status();
 void add_check_command(CLI::App& app);
 /// `netsor run SCRIPT.cpp [args]` — compile a DSL script against the library and run it (cmd_run.cpp).
 void add_run_command(CLI::App& app);
+/// `netsor spectrum ...` — the limiting Jacobian spectrum of an MLP (cmd_spectrum.cpp).
+void add_spectrum_command(CLI::App& app);
 
 }  // namespace netsor::cli

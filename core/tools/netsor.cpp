@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   netsor::cli::add_check_command(app);
   netsor::cli::add_run_command(app);
+  netsor::cli::add_spectrum_command(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

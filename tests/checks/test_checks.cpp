@@ -37,10 +37,11 @@ TEST_CASE("checks: the registry lists the checks of issue 5 and rejects unknown 
   std::vector<std::string> names;
   for (const Check& c : all_checks()) names.push_back(c.name);
   CHECK(names == std::vector<std::string>{"semicircle", "marchenko-pastur", "master-theorem", "fip-gaussian",
-                                          "fip-orthogonal", "gradient-independence"});
+                                          "fip-orthogonal", "gradient-independence",
+                                          "jacobian-spectrum"});
   CHECK_THROWS_WITH_AS(run_check("nope", small()),
                        "unknown check 'nope'; the checks are: semicircle, marchenko-pastur, master-theorem, "
-                       "fip-gaussian, fip-orthogonal, gradient-independence",
+                       "fip-gaussian, fip-orthogonal, gradient-independence, jacobian-spectrum",
                        invalid_argument);
   Options o = small();
   o.widths = {256};

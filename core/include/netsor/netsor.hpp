@@ -8,3 +8,4 @@
 #include <netsor/numbers.hpp>
 #include <netsor/program.hpp>
 #include <netsor/sim.hpp>
+#include <netsor/spectra.hpp>

@@ -1,0 +1,139 @@
+// core/tools/cmd_spectrum.cpp — `netsor spectrum`: the limiting spectrum of J J^T for an MLP at initialization
+// (shared/API.md, "Command line"; netsor/spectra.hpp). Prints the mean field, the first moments, the support and
+// atoms; --json writes them with the density grid; --plot draws the density with gnuplot (SVG), and with
+// --simulate N the histogram of the squared singular values of a sampled network of width N on top.
+#include "commands.hpp"
+
+#include <netsor/errors.hpp>
+#include <netsor/spectra.hpp>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+
+namespace netsor::cli {
+
+namespace {
+
+struct SpectrumArgs {
+  std::string activation = "tanh", weights = "gaussian", json, plot;
+  double weight_variance = 1, bias_variance = 0;
+  int depth = 1, points = 1000, digits = 30, moments = 6;
+  long simulate = 0;
+  std::uint64_t seed = 1;
+};
+
+int run_spectrum(const SpectrumArgs& a) {
+  if (a.points < 2) throw invalid_argument("spectrum: --points must be at least 2, got " + std::to_string(a.points));
+  if (a.weights != "gaussian" && a.weights != "orthogonal")
+    throw invalid_argument("spectrum: --weights must be gaussian or orthogonal, got '" + a.weights + "'");
+  NetworkSpec net{.activation = a.activation, .weight_variance = a.weight_variance,
+                  .bias_variance = a.bias_variance, .depth = a.depth,
+                  .weights = a.weights == "orthogonal" ? Weights::orthogonal : Weights::gaussian};
+  const Spectrum sp = jacobian_spectrum(net, {.digits = static_cast<unsigned>(a.digits)});
+  const MeanField& mf = sp.mean_field();
+  const auto m = sp.moments(a.moments);
+  const auto [lo, hi] = sp.support();
+  std::cout << fmt::format("J J^T of a depth-{} {} network, {} weights, sigma_w^2 = {}, sigma_b^2 = {}\n", a.depth,
+                           a.activation, a.weights, a.weight_variance, a.bias_variance);
+  if (mf.fixed_point == FixedPoint::attracting) std::cout << "q_star = " << to_string(mf.q_star, a.digits) << "\n";
+  std::cout << "chi    = " << to_string(mf.chi, a.digits) << " (" << to_string(mf.phase) << ")\n";
+  for (int k = 0; k < a.moments; ++k) std::cout << "m" << k + 1 << "     = " << to_string(m[k], a.digits) << "\n";
+  std::cout << fmt::format("support of the continuous part: [{:.12g}, {:.12g}]\n", lo, hi);
+  for (const Atom& at : sp.atoms()) std::cout << fmt::format("atom at {:.12g}, mass {:.12g}\n", at.location, at.mass);
+
+  std::vector<DensityValue> grid;
+  if (!a.json.empty() || !a.plot.empty()) grid = sp.density_grid(a.points);
+  std::vector<double> sampled;
+  if (a.simulate > 0) {
+    for (const auto& tr : sample_jacobian_spectrum(net, {.n = a.simulate, .trials = 1, .seed = a.seed}))
+      sampled.insert(sampled.end(), tr.begin(), tr.end());
+  }
+  if (!a.json.empty()) {
+    nlohmann::json j;
+    j["network"] = {{"activation", a.activation}, {"weights", a.weights}, {"weight_variance", a.weight_variance},
+                    {"bias_variance", a.bias_variance}, {"depth", a.depth}};
+    j["chi"] = to_string(mf.chi, a.digits);
+    if (mf.fixed_point == FixedPoint::attracting) j["q_star"] = to_string(mf.q_star, a.digits);
+    for (const auto& x : m) j["moments"].push_back(to_string(x, a.digits));
+    j["support"] = {lo, hi};
+    j["atoms"] = nlohmann::json::array();
+    for (const Atom& at : sp.atoms()) j["atoms"].push_back({{"location", at.location}, {"mass", at.mass}});
+    for (const auto& d : grid) {
+      j["density"]["x"].push_back(d.x);
+      j["density"]["y"].push_back(d.density);
+      j["density"]["error"].push_back(d.error);
+    }
+    if (!sampled.empty()) j["simulated_eigenvalues"] = sampled;
+    std::ofstream(a.json) << j.dump(1) << "\n";
+  }
+  if (!a.plot.empty()) {
+    const std::string dat = a.plot + ".dat", hist = a.plot + ".hist.dat", gp = a.plot + ".gp";
+    {
+      std::ofstream o(dat);
+      o.precision(12);
+      for (const auto& d : grid) o << d.x << " " << d.density << "\n";
+    }
+    double ymax = 0;
+    for (const auto& d : grid) ymax = std::max(ymax, d.density);
+    if (!sampled.empty()) {
+      // histogram of the nonzero eigenvalues, normalized to the whole spectrum (atoms are not drawn)
+      const int bins = 80;
+      std::vector<double> c(bins, 0);
+      for (double v : sampled)
+        if (v > 1e-9 && v < hi) c[std::min(bins - 1, static_cast<int>((v - lo) / (hi - lo) * bins))] += 1;
+      std::ofstream o(hist);
+      const double w = (hi - lo) / bins;
+      for (int i = 0; i < bins; ++i) o << lo + (i + 0.5) * w << " " << c[i] / (sampled.size() * w) << "\n";
+    }
+    std::ofstream o(gp);
+    o << "set terminal svg size 760,480 dynamic background rgb 'white'\nset output '" << a.plot << "'\n";
+    o << fmt::format("set title 'J J^T, depth {} {} ({} weights, sigma_w^2 = {}, sigma_b^2 = {})' noenhanced\n",
+                     a.depth, a.activation, a.weights, a.weight_variance, a.bias_variance);
+    o << "set xlabel 'x'\nset ylabel 'density'\nset yrange [0:" << std::max(1e-300, 1.3 * std::min(ymax, 50.0))
+      << "]\nset style fill transparent solid 0.35\n";
+    o << "plot ";
+    if (!sampled.empty())
+      o << "'" << hist << "' using 1:2 with boxes title 'simulated, n = " << a.simulate << "', ";
+    o << "'" << dat << "' using 1:2 with lines lw 2 title 'limit (free probability)'\n";
+    o.close();
+    if (std::system(("gnuplot '" + gp + "'").c_str()) != 0) {
+      std::cerr << "netsor spectrum: gnuplot failed on " << gp << "\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
+}  // namespace
+
+void add_spectrum_command(CLI::App& app) {
+  auto args = std::make_shared<SpectrumArgs>();
+  CLI::App* c = app.add_subcommand("spectrum", "the limiting spectrum of J J^T for an MLP at initialization");
+  c->add_option("--activation", args->activation, "activation (tanh, relu, erf, ...)");
+  c->add_option("--weight-variance", args->weight_variance, "sigma_w^2");
+  c->add_option("--bias-variance", args->bias_variance, "sigma_b^2");
+  c->add_option("--depth", args->depth, "number of layers L");
+  c->add_option("--weights", args->weights, "gaussian or orthogonal");
+  c->add_option("--points", args->points, "density grid points (>= 2)");
+  c->add_option("--digits", args->digits, "digits of the moments");
+  c->add_option("--moments", args->moments, "how many moments to print");
+  c->add_option("--json", args->json, "write the results as JSON");
+  c->add_option("--plot", args->plot, "draw the density into this SVG (gnuplot)");
+  c->add_option("--simulate", args->simulate, "also sample a network of this width and plot its spectrum");
+  c->add_option("--seed", args->seed, "seed of --simulate");
+  c->callback([args] {
+    try {
+      exit_status() = run_spectrum(*args);
+    } catch (const std::exception& e) {
+      std::cerr << "netsor spectrum: " << e.what() << "\n";
+      exit_status() = 2;
+    }
+  });
+}
+
+}  // namespace netsor::cli
