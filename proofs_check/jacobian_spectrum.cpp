@@ -32,8 +32,8 @@ Result check_jacobian_spectrum(const Options& opt) {
   const LadderRule rule;
   const SpectralRule srule{.max_slope = -0.3, .max_distance = 0.03};
   r.rule = "Moments m1, m2 of J J^T: " + rule.text() + ". Spectrum (relu): " + srule.text() + ".";
-  const std::vector<long> widths = capped_widths(opt, 512);
-  const int trials = std::min(opt.trials, 4);
+  const std::vector<long> widths = capped_widths(opt, 1024);
+  const int trials = std::min(opt.trials, 8);
   struct Case {
     std::string activation;
     double sw, sb;
@@ -57,9 +57,6 @@ Result check_jacobian_spectrum(const Options& opt) {
     const auto m = sp.moments(2);
     std::vector<std::vector<double>> s1, s2;
     SpectralLadder spec("eigenvalues of J J^T, " + tag, srule);
-    double atom0 = 0;
-    for (const Atom& a : sp.atoms())
-      if (a.location == 0) atom0 = a.mass;
     for (long n : widths) {
       progress(opt, fmt::format("jacobian-spectrum: n = {}, {} trials, {}", n, trials, tag));
       const auto ev = sample_jacobian_spectrum(truth, {.n = n, .trials = trials, .seed = opt.seed + 1000 * n});

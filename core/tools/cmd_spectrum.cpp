@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cmath>
 #include <fstream>
 #include <iostream>
 
@@ -37,12 +38,13 @@ int run_spectrum(const SpectrumArgs& a) {
   const Spectrum sp = jacobian_spectrum(net, {.digits = static_cast<unsigned>(a.digits)});
   const MeanField& mf = sp.mean_field();
   const auto m = sp.moments(a.moments);
-  const auto [lo, hi] = sp.support();
   std::cout << fmt::format("J J^T of a depth-{} {} network, {} weights, sigma_w^2 = {}, sigma_b^2 = {}\n", a.depth,
                            a.activation, a.weights, a.weight_variance, a.bias_variance);
   if (mf.fixed_point == FixedPoint::attracting) std::cout << "q_star = " << to_string(mf.q_star, a.digits) << "\n";
   std::cout << "chi    = " << to_string(mf.chi, a.digits) << " (" << to_string(mf.phase) << ")\n";
   for (int k = 0; k < a.moments; ++k) std::cout << "m" << k + 1 << "     = " << to_string(m[k], a.digits) << "\n";
+  std::cout.flush();
+  const auto [lo, hi] = sp.support();  // throws convergence_error where the density is not available
   std::cout << fmt::format("support of the continuous part: [{:.12g}, {:.12g}]\n", lo, hi);
   for (const Atom& at : sp.atoms()) std::cout << fmt::format("atom at {:.12g}, mass {:.12g}\n", at.location, at.mass);
 
@@ -73,29 +75,46 @@ int run_spectrum(const SpectrumArgs& a) {
   }
   if (!a.plot.empty()) {
     const std::string dat = a.plot + ".dat", hist = a.plot + ".hist.dat", gp = a.plot + ".gp";
+    // A spectrum spread over more than two decades (deep networks, or one reaching 0) is drawn against log10 x,
+    // as the density of log10 x (ln 10 x rho(x)): on a linear axis everything sits in the first pixel.
+    const bool logx = lo <= 0 || hi / lo > 100;
+    const double xmin = lo > 0 ? lo : hi * 1e-6;
+    const auto u = [&](double x) { return logx ? std::log10(x) : x; };
+    const double u0 = u(xmin), u1 = u(hi);
+    std::vector<double> xs;
+    std::vector<DensityValue> curve;
+    if (logx) {
+      for (int i = 0; i < a.points; ++i) xs.push_back(std::pow(10.0, u0 + (u1 - u0) * (i + 0.5) / a.points));
+      curve = sp.density(xs);
+    } else {
+      curve = grid;
+    }
+    double ymax = 0;
     {
       std::ofstream o(dat);
       o.precision(12);
-      for (const auto& d : grid) o << d.x << " " << d.density << "\n";
+      for (const auto& d : curve) {
+        const double y = logx ? std::log(10.0) * d.x * d.density : d.density;
+        o << u(d.x) << " " << y << "\n";
+        ymax = std::max(ymax, y);
+      }
     }
-    double ymax = 0;
-    for (const auto& d : grid) ymax = std::max(ymax, d.density);
     if (!sampled.empty()) {
-      // histogram of the nonzero eigenvalues, normalized to the whole spectrum (atoms are not drawn)
+      // histogram of the eigenvalues of the continuous part, normalized to the whole spectrum (atoms not drawn)
       const int bins = 80;
       std::vector<double> c(bins, 0);
       for (double v : sampled)
-        if (v > 1e-9 && v < hi) c[std::min(bins - 1, static_cast<int>((v - lo) / (hi - lo) * bins))] += 1;
+        if (v > 1e-9 && v >= xmin && v < hi) c[std::min(bins - 1, static_cast<int>((u(v) - u0) / (u1 - u0) * bins))] += 1;
       std::ofstream o(hist);
-      const double w = (hi - lo) / bins;
-      for (int i = 0; i < bins; ++i) o << lo + (i + 0.5) * w << " " << c[i] / (sampled.size() * w) << "\n";
+      const double w = (u1 - u0) / bins;
+      for (int i = 0; i < bins; ++i) o << u0 + (i + 0.5) * w << " " << c[i] / (sampled.size() * w) << "\n";
     }
     std::ofstream o(gp);
     o << "set terminal svg size 760,480 dynamic background rgb 'white'\nset output '" << a.plot << "'\n";
     o << fmt::format("set title 'J J^T, depth {} {} ({} weights, sigma_w^2 = {}, sigma_b^2 = {})' noenhanced\n",
                      a.depth, a.activation, a.weights, a.weight_variance, a.bias_variance);
-    o << "set xlabel 'x'\nset ylabel 'density'\nset yrange [0:" << std::max(1e-300, 1.3 * std::min(ymax, 50.0))
-      << "]\nset style fill transparent solid 0.35\n";
+    o << (logx ? "set xlabel 'log10 x'\nset ylabel 'density of log10 x'\n" : "set xlabel 'x'\nset ylabel 'density'\n")
+      << "set yrange [0:" << std::max(1e-300, 1.3 * std::min(ymax, 50.0)) << "]\nset style fill transparent solid 0.35\n";
     o << "plot ";
     if (!sampled.empty())
       o << "'" << hist << "' using 1:2 with boxes title 'simulated, n = " << a.simulate << "', ";
@@ -105,6 +124,7 @@ int run_spectrum(const SpectrumArgs& a) {
       std::cerr << "netsor spectrum: gnuplot failed on " << gp << "\n";
       return 1;
     }
+    std::cout << "plot written to " << a.plot << "\n";
   }
   return 0;
 }

@@ -6,7 +6,7 @@
 
 using namespace netsor::checks;
 
-TEST_CASE("check jacobian-spectrum: passes, and fails for a wrong limit" * doctest::test_suite("slow")) {
+TEST_CASE("check jacobian-spectrum: passes, and fails for a wrong limit") {
   Options o;
   o.widths = {128, 256, 512};
   o.trials = 16;

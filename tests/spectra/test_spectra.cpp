@@ -129,6 +129,7 @@ TEST_CASE("spectra: bad input names the argument") {
                        doctest::Contains("bias_variance"), invalid_argument);
   CHECK_THROWS_WITH_AS(jacobian_spectrum({.activation = "tanh", .depth = 2}, {.digits = 5}),
                        doctest::Contains("digits"), invalid_argument);
-  CHECK_THROWS_WITH(mean_field("tanh", {.weight_variance = std::nan("")}), doctest::Contains("not finite"));
+  CHECK_THROWS_WITH_AS(mean_field("tanh", {.weight_variance = std::nan("")}),
+                       "mean_field: weight_variance must be finite and non-negative, got nan", invalid_argument);
   CHECK_THROWS_WITH_AS(mean_field("tanh", {.digits = 2000}), doctest::Contains("digits"), invalid_argument);
 }

@@ -271,7 +271,21 @@ class JacobianModel final : public SpectrumModel {
     return out;
   }
 
+  // The density needs a law of D^2 the continuation can solve with: exact atoms (phi' piecewise constant). For a
+  // smooth phi' the discretized law converges too slowly to certify the tolerance (minutes, or no answer, for
+  // tanh with orthogonal weights), so the density is refused rather than approximated; the moments are exact.
+  void require_density() const {
+    if (smooth())
+      throw convergence_error("jacobian_spectrum(" + net.activation + "): the density, CDF and support edges of a "
+                              "smooth activation are not available yet (its law of phi'(h)^2 is continuous, and the "
+                              "discretized solver cannot certify the tolerance in reasonable time); the moments are "
+                              "exact to the requested digits. Densities are available when phi' is piecewise "
+                              "constant (relu, abs, step, linear); see docs/spectra.md",
+                              0);
+  }
+
   std::vector<DensityValue> densities(const std::vector<double>& xs) const override {
+    require_density();
     std::vector<DensityValue> out(xs.size());
     std::vector<double> ts;
     std::vector<std::size_t> idx;
@@ -312,13 +326,17 @@ class JacobianModel final : public SpectrumModel {
   }
 
   std::vector<double> x_density_log(const std::vector<double>& ts) const override {
+    require_density();
     auto v = x_density_jtj(ts, level, nullptr);
     const double sc = static_cast<double>(jjt_scale);
     for (auto& x : v) x *= sc;
     return v;
   }
 
-  std::pair<double, double> support() const override { return edges; }
+  std::pair<double, double> support() const override {
+    require_density();
+    return edges;
+  }
 
   // The discretization level of smooth laws: the first at which 32 points across the support (and 8 close to
   // each edge) agree with the next level to the tolerance.
@@ -553,8 +571,10 @@ Spectrum jacobian_spectrum(const NetworkSpec& net, const SpectrumOptions& option
   double total = 0;
   for (const auto& a : atoms) total += a.mass;
   model->all_atomic = total > 1 - 1e-14;
-  model->compute_edges();
-  model->choose_level();
+  if (!model->smooth()) {
+    model->compute_edges();
+    model->choose_level();
+  }
   return Spectrum(model);
 }
 
