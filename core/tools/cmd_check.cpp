@@ -152,12 +152,21 @@ std::string gp_escape(std::string s) {
 bool draw(const Figure& f, const fs::path& dir, std::string& why) {
   const fs::path gp = dir / (f.name + ".gp"), svg = dir / (f.name + ".svg");
   std::ofstream out(gp);
-  out << "set terminal svg size 760,480 dynamic font 'Helvetica,12' background rgb 'white'\n";
+  std::size_t long_entries = 0;
+  for (const Series& s : f.series) long_entries += s.title.size() > 45;
+  out << "set terminal svg size 760," << 480 + 16 * (long_entries > 0 ? f.series.size() : 0)
+      << " dynamic font 'Helvetica,12' background rgb 'white'\n";
   out << "set output \"" << gp_escape(svg.string()) << "\"\n";
   out << "set title \"" << gp_escape(f.title) << "\" noenhanced\n";
   out << "set xlabel \"" << gp_escape(f.xlabel) << "\" noenhanced\nset ylabel \"" << gp_escape(f.ylabel)
       << "\" noenhanced\n";
-  out << "set key outside right top noenhanced font ',10'\nset grid\n";
+  // Long legend entries beside the plot squeeze it to nothing: put them below it instead (and make room).
+  std::size_t longest = 0;
+  for (const Series& s : f.series) longest = std::max(longest, s.title.size());
+  if (longest > 45)
+    out << "set key below left Left reverse noenhanced font ',10' maxcols 1\nset grid\n";
+  else
+    out << "set key outside right top noenhanced font ',10'\nset grid\n";
   if (f.logx) out << "set logscale x 2\n";
   if (f.logy) out << "set logscale y\nset format y '%.0e'\n";
   bool boxes = false;
