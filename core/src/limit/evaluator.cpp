@@ -16,8 +16,6 @@
 #include <algorithm>
 #include <atomic>
 #include <map>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <cmath>
 #include <numeric>
