@@ -56,6 +56,13 @@ const SpectrumModel::Table& SpectrumModel::table() const {
   std::lock_guard<std::mutex> lock(table_mu_);
   if (table_) return *table_;
   auto tab = std::make_shared<Table>();
+  build_table(*tab);
+  table_ = tab;
+  return *table_;
+}
+
+void SpectrumModel::build_table(Table& table) const {
+  Table* tab = &table;
   const auto [a, b] = support();
   if (b > 0 && b > a) {
     const double tb = std::log(b);
@@ -121,8 +128,6 @@ const SpectrumModel::Table& SpectrumModel::table() const {
                                 std::to_string(t0));
     }
   }
-  table_ = tab;
-  return *table_;
 }
 
 }  // namespace detail

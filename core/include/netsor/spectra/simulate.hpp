@@ -21,4 +21,9 @@ struct NetworkSampleOptions {
 /// coordinates N(0, v) with v = input_variance, or v chosen so that the first pre-activation has variance q_star.
 std::vector<std::vector<double>> sample_jacobian_spectrum(const NetworkSpec& net, const NetworkSampleOptions& options);
 
+/// Eigenvalues of Theta = sum_l qhat_{l-1} B_l B_l^T (B_l = d h^L / d h^l, qhat_l = |x^l|^2 / n measured on the
+/// sampled network) for each trial: the non-zero spectrum of the weight Fisher information of f = h^L for one input,
+/// normalized by n (shared/MATH.md, "The Fisher information spectrum"). Same input as sample_jacobian_spectrum.
+std::vector<std::vector<double>> sample_fisher_spectrum(const NetworkSpec& net, const NetworkSampleOptions& options);
+
 }  // namespace netsor

@@ -155,6 +155,8 @@ class SpectrumModel {
     double tail = 0;                    // estimated mass below the lowest panel
   };
   const Table& table() const;
+  /// Builds the table; the default grades panels in t = log x toward the edges of support() (see spectrum.cpp).
+  virtual void build_table(Table& tab) const;
 
  private:
   mutable std::mutex table_mu_;
