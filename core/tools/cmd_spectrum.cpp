@@ -1,4 +1,5 @@
-// core/tools/cmd_spectrum.cpp — `netsor spectrum`: the limiting spectrum of J J^T for an MLP at initialization
+// core/tools/cmd_spectrum.cpp — `netsor spectrum`: the limiting spectrum of J J^T (or, with --fisher, of the Fisher
+// information for one input) for an MLP at initialization
 // (shared/API.md, "Command line"; netsor/spectra.hpp). Prints the mean field, the first moments, the support and
 // atoms; --json writes them with the density grid; --plot draws the density with gnuplot (SVG), and with
 // --simulate N the histogram of the squared singular values of a sampled network of width N on top.
@@ -26,6 +27,8 @@ struct SpectrumArgs {
   int depth = 1, points = 1000, digits = 30, moments = 6;
   long simulate = 0;
   std::uint64_t seed = 1;
+  bool fisher = false;
+  double input_variance = -1;  // < 0: unset (layers at the fixed point)
 };
 
 int run_spectrum(const SpectrumArgs& a) {
@@ -35,14 +38,27 @@ int run_spectrum(const SpectrumArgs& a) {
   NetworkSpec net{.activation = a.activation, .weight_variance = a.weight_variance,
                   .bias_variance = a.bias_variance, .depth = a.depth,
                   .weights = a.weights == "orthogonal" ? Weights::orthogonal : Weights::gaussian};
-  const Spectrum sp = jacobian_spectrum(net, {.digits = static_cast<unsigned>(a.digits)});
+  if (a.input_variance >= 0) net.input_variance = Param(a.input_variance);
+  const SpectrumOptions so{.digits = static_cast<unsigned>(a.digits)};
+  const Spectrum sp = a.fisher ? fisher_spectrum(net, so) : jacobian_spectrum(net, so);
+  const std::string what = a.fisher ? "Fisher information (Theta = sum_l qhat_{l-1} B_l B_l^T)" : "J J^T";
   const MeanField& mf = sp.mean_field();
   const auto m = sp.moments(a.moments);
-  std::cout << fmt::format("J J^T of a depth-{} {} network, {} weights, sigma_w^2 = {}, sigma_b^2 = {}\n", a.depth,
+  std::cout << fmt::format("{} of a depth-{} {} network, {} weights, sigma_w^2 = {}, sigma_b^2 = {}\n", what, a.depth,
                            a.activation, a.weights, a.weight_variance, a.bias_variance);
-  if (mf.fixed_point == FixedPoint::attracting) std::cout << "q_star = " << to_string(mf.q_star, a.digits) << "\n";
-  std::cout << "chi    = " << to_string(mf.chi, a.digits) << " (" << to_string(mf.phase) << ")\n";
+  if (mf.fixed_point == FixedPoint::attracting && !net.input_variance)
+    std::cout << "q_star = " << to_string(mf.q_star, a.digits) << "\n";
+  if (net.input_variance) std::cout << "input variance = " << a.input_variance << "\n";
+  if (mf.fixed_point == FixedPoint::attracting || mf.fixed_point == FixedPoint::neutral)
+    std::cout << "chi    = " << to_string(mf.chi, a.digits) << " (" << to_string(mf.phase) << ")\n";
   for (int k = 0; k < a.moments; ++k) std::cout << "m" << k + 1 << "     = " << to_string(m[k], a.digits) << "\n";
+  if (a.fisher && a.moments >= 2) {
+    // concentration: the spread relative to the mean (Hayase-Karakida: the mean grows like L, the spread slower)
+    precision_scope ps(a.digits + 10);
+    const Real sd = sqrt(std::max(Real(0), m[1] - m[0] * m[0]));
+    std::cout << "sd / mean = " << to_string(sd / m[0], 12) << "   (mean / depth = " << to_string(m[0] / a.depth, 12)
+              << ")\n";
+  }
   std::cout.flush();
   const auto [lo, hi] = sp.support();  // throws convergence_error where the density is not available
   std::cout << fmt::format("support of the continuous part: [{:.12g}, {:.12g}]\n", lo, hi);
@@ -52,13 +68,16 @@ int run_spectrum(const SpectrumArgs& a) {
   if (!a.json.empty() || !a.plot.empty()) grid = sp.density_grid(a.points);
   std::vector<double> sampled;
   if (a.simulate > 0) {
-    for (const auto& tr : sample_jacobian_spectrum(net, {.n = a.simulate, .trials = 1, .seed = a.seed}))
+    const NetworkSampleOptions no{.n = a.simulate, .trials = 1, .seed = a.seed};
+    for (const auto& tr : a.fisher ? sample_fisher_spectrum(net, no) : sample_jacobian_spectrum(net, no))
       sampled.insert(sampled.end(), tr.begin(), tr.end());
   }
   if (!a.json.empty()) {
     nlohmann::json j;
     j["network"] = {{"activation", a.activation}, {"weights", a.weights}, {"weight_variance", a.weight_variance},
                     {"bias_variance", a.bias_variance}, {"depth", a.depth}};
+    j["kind"] = sp.kind();
+    if (net.input_variance) j["network"]["input_variance"] = a.input_variance;
     j["chi"] = to_string(mf.chi, a.digits);
     if (mf.fixed_point == FixedPoint::attracting) j["q_star"] = to_string(mf.q_star, a.digits);
     for (const auto& x : m) j["moments"].push_back(to_string(x, a.digits));
@@ -111,8 +130,9 @@ int run_spectrum(const SpectrumArgs& a) {
     }
     std::ofstream o(gp);
     o << "set terminal svg size 760,480 dynamic background rgb 'white'\nset output '" << a.plot << "'\n";
-    o << fmt::format("set title 'J J^T, depth {} {} ({} weights, sigma_w^2 = {}, sigma_b^2 = {})' noenhanced\n",
-                     a.depth, a.activation, a.weights, a.weight_variance, a.bias_variance);
+    o << fmt::format("set title '{}, depth {} {} ({} weights, sigma_w^2 = {}, sigma_b^2 = {})' noenhanced\n",
+                     a.fisher ? "Fisher information" : "J J^T", a.depth, a.activation, a.weights, a.weight_variance,
+                     a.bias_variance);
     o << (logx ? "set xlabel 'log10 x'\nset ylabel 'density of log10 x'\n" : "set xlabel 'x'\nset ylabel 'density'\n")
       << "set yrange [0:" << std::max(1e-300, 1.3 * std::min(ymax, 50.0)) << "]\nset style fill transparent solid 0.35\n";
     o << "plot ";
@@ -133,7 +153,7 @@ int run_spectrum(const SpectrumArgs& a) {
 
 void add_spectrum_command(CLI::App& app) {
   auto args = std::make_shared<SpectrumArgs>();
-  CLI::App* c = app.add_subcommand("spectrum", "the limiting spectrum of J J^T for an MLP at initialization");
+  CLI::App* c = app.add_subcommand("spectrum", "the limiting spectrum of J J^T (or of the Fisher information, --fisher) for an MLP at initialization");
   c->add_option("--activation", args->activation, "activation (tanh, relu, erf, ...)");
   c->add_option("--weight-variance", args->weight_variance, "sigma_w^2");
   c->add_option("--bias-variance", args->bias_variance, "sigma_b^2");
@@ -146,6 +166,9 @@ void add_spectrum_command(CLI::App& app) {
   c->add_option("--plot", args->plot, "draw the density into this SVG (gnuplot)");
   c->add_option("--simulate", args->simulate, "also sample a network of this width and plot its spectrum");
   c->add_option("--seed", args->seed, "seed of --simulate");
+  c->add_flag("--fisher", args->fisher, "the Fisher information spectrum (one input, f = h^L) instead of J J^T");
+  c->add_option("--input-variance", args->input_variance,
+                "E[x_i^2] of the input (default: every layer at the fixed point q_star)");
   c->callback([args] {
     try {
       exit_status() = run_spectrum(*args);
