@@ -29,6 +29,8 @@
 #include <netsor/spectra/activation.hpp>
 #include <netsor/spectra/spectrum.hpp>
 
+#include "two_precisions.hpp"
+
 #include <Eigen/Dense>
 
 #include <algorithm>
@@ -47,14 +49,6 @@ namespace {
 
 using cplx = std::complex<double>;
 constexpr double kEps = std::numeric_limits<double>::epsilon();
-
-unsigned guard_digits_f(unsigned digits) { return 10 + digits / 8; }
-
-bool agree_f(const Real& x, const Real& y, unsigned digits) {
-  const Real d = abs(x - y), s = std::max(abs(x), abs(y));
-  const Real tiny = pow(Real(10), -static_cast<int>(digits));
-  return d <= tiny * std::max(s, tiny);
-}
 
 // Moments m_1..m_k of nu_L. qhat[0..L-1]; d2[l] the moments of law(D_l^2) for l = 1..L-1 (d2[0] unused).
 template <class T>
@@ -570,25 +564,8 @@ class FisherModel final : public SpectrumModel {
   }
 
   std::vector<Real> moments(int k) const override {
-    if (k < 1) throw invalid_argument("Spectrum::moments: k must be at least 1, got " + std::to_string(k));
-    const unsigned D = options.digits, g = guard_digits_f(D);
-    std::vector<Real> lo, hi;
-    {
-      precision_scope ps(D + g);
-      lo = moments_at(k, D + g);
-    }
-    {
-      precision_scope ps(D + 2 * g);
-      hi = moments_at(k, D + 2 * g);
-    }
-    for (int j = 0; j < k; ++j)
-      if (!agree_f(lo[j], hi[j], D + 1))
-        throw convergence_error("fisher_spectrum: moment " + std::to_string(j + 1) +
-                                    " differs between working precisions " + std::to_string(D + g) + " and " +
-                                    std::to_string(D + 2 * g) + " digits",
-                                0);
-    if (Real::default_precision() < D + 5) Real::default_precision(D + 5);
-    return hi;
+    return moments_at_two_precisions([this](int kk, unsigned t) { return moments_at(kk, t); }, k, options.digits,
+                                     "fisher_spectrum");
   }
 
   std::optional<std::vector<Rational>> exact_moments(int k) const override {
@@ -762,7 +739,7 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
   model->kind = "fisher";
   model->net = net;
   model->options = options;
-  const unsigned D = options.digits, top = D + 2 * guard_digits_f(D);
+  const unsigned D = options.digits, top = D + 2 * spectra_guard_digits(D);
   const MeanFieldOptions mo{net.weight_variance, net.bias_variance, D};
   if (net.input_variance) {
     try {

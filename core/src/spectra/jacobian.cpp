@@ -13,6 +13,8 @@
 #include <netsor/spectra/lilypads.hpp>
 #include <netsor/spectra/spectrum.hpp>
 
+#include "two_precisions.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -27,13 +29,7 @@ namespace detail {
 
 namespace {
 
-unsigned guard_digits(unsigned digits) { return 10 + digits / 8; }
-
-bool agree(const Real& x, const Real& y, unsigned digits) {
-  const Real d = abs(x - y), s = std::max(abs(x), abs(y));
-  const Real tiny = pow(Real(10), -static_cast<int>(digits));
-  return d <= tiny * std::max(s, tiny);
-}
+unsigned guard_digits(unsigned digits) { return spectra_guard_digits(digits); }
 
 // The series of S_{J^T J} truncated to k terms, then the moments m_1..m_k of J^T J.
 template <class T>
@@ -128,26 +124,8 @@ class JacobianModel final : public SpectrumModel {
   }
 
   std::vector<Real> moments(int k) const override {
-    if (k < 1) throw invalid_argument("Spectrum::moments: k must be at least 1, got " + std::to_string(k));
-    const unsigned D = options.digits, g = guard_digits(D);
-    std::vector<Real> lo, hi;
-    {
-      precision_scope ps(D + g);
-      lo = moments_at(k, D + g);
-    }
-    {
-      precision_scope ps(D + 2 * g);
-      hi = moments_at(k, D + 2 * g);
-    }
-    for (int j = 0; j < k; ++j)
-      if (!agree(lo[j], hi[j], D + 1))
-        throw convergence_error("jacobian_spectrum: moment " + std::to_string(j + 1) +
-                                    " differs between working precisions " + std::to_string(D + g) + " and " +
-                                    std::to_string(D + 2 * g) + " digits: " + to_string(lo[j], D + 2) + " vs " +
-                                    to_string(hi[j], D + 2),
-                                0);
-    if (Real::default_precision() < D + 5) Real::default_precision(D + 5);
-    return hi;
+    return moments_at_two_precisions([this](int kk, unsigned t) { return moments_at(kk, t); }, k, options.digits,
+                                     "jacobian_spectrum");
   }
 
   std::optional<std::vector<Rational>> exact_moments(int k) const override {
