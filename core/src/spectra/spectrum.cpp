@@ -71,7 +71,10 @@ const SpectrumModel::Table& SpectrumModel::table() const {
       x = y;
     }
     // The sliver [tb - H 2^-34, tb] is left out: at a square-root edge it holds a mass of order (H 2^-34)^{3/2}
-    // ~ 1e-16 of the scale, and the density there cannot be certified (the Jacobian degenerates at the edge).
+    // ~ 1e-16 of the scale, and the density there cannot be certified (the Jacobian degenerates at the edge). A
+    // model with an inverse-square-root edge gives the sliver's mass (~ 1e-5 of the scale) itself.
+    tab->top = top_sliver_mass(x);
+    tab->top_x = b;
     if (gap) {
       // graded toward t_a, uniform between
       x = ta + H;
@@ -169,7 +172,7 @@ double Spectrum::continuous_mass() const {
 
 double Spectrum::integrated_mass() const {
   const auto& tab = model_->table();
-  double s = tab.tail;
+  double s = tab.tail + tab.top;
   for (std::size_t i = 0; i < tab.t.size(); ++i) s += tab.w[i] * tab.f[i];
   return s;
 }
@@ -181,6 +184,10 @@ std::vector<double> Spectrum::moments_from_density(int k) const {
     const double x = std::exp(tab.t[i]);
     double p = tab.w[i] * tab.f[i];
     for (int j = 0; j < k; ++j) m[j] += (p *= x);
+  }
+  {
+    double p = tab.top;  // the sliver at the top edge, at b (its width is ~1e-10 b)
+    for (int j = 0; j < k; ++j) m[j] += (p *= tab.top_x);
   }
   for (const auto& a : model_->atoms) {
     double p = a.mass;
@@ -241,9 +248,11 @@ std::vector<double> Spectrum::cdf(const std::vector<double>& xs) const {
     const double lx = std::log(xs[i]);
     for (int j = 0; j < 8; ++j, ++k) out[i] += 0.5 * (lx - lo_of[i]) * detail::kGLw[j] * f[k];
   }
-  for (std::size_t i = 0; i < xs.size(); ++i)
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (tab.top > 0 && xs[i] >= tab.top_x) out[i] += tab.top;
     for (const auto& a : model_->atoms)
       if (a.location <= xs[i]) out[i] += a.mass;
+  }
   return out;
 }
 
