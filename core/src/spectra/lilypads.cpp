@@ -55,21 +55,23 @@ LilypadSolver::LilypadSolver(ProductSystem sys) : sys_(std::move(sys)) {
 // F and F' at a point. In the variables x = (zeta, nu_1..nu_p), zeta = Log(m / (1 + m)) (so m = 1/(e^-zeta - 1),
 // 1 + m = 1/(1 - e^zeta), mu = log m = zeta + log(1 + m)), nu_l = log v_l:
 //   F_0 = lz + zeta + (1 + alpha) Log(1 + m) + sum_l n_l nu_l - C
-//   F_l = n_l (Log R_l(u_l) - Log(1 + Lambda_l m)),   u_l = m e^{nu_l},  R(u) = E[1 / (1 - u d)] = 1 + u T(u)
-// (E_l: v T(u) = Lambda <=> u T(u) = Lambda m <=> R(u) = 1 + Lambda m; imaginary parts reduced to (-pi, pi]: the
-// equations are exp(F_0) = 1 and exp(F_l / n_l) = 1; 1 + alpha is an integer). F' is an arrowhead: row 0 =
-// (a0, n_1, ..., n_p), a0 = 1 + (1 + alpha) m; row l = n_l (b_l, 0.., q_l, ..0), q_l = u R'(u) / R(u),
-// b_l = q_l (1 + m) - psi_l', psi_l(zeta) = Log(1 + Lambda_l m), psi_l' = Lambda_l m (1 + m) / (1 + Lambda_l m).
+//   F_l = n_l (Log(u_l T(u_l) / R(u_l)) - Log(Lambda_l m / (1 + Lambda_l m))),   u_l = m e^{nu_l},
+// T(u) = E[d / (1 - u d)], R(u) = E[1 / (1 - u d)] = 1 + u T(u) (E_l is v T(u) = Lambda, i.e. u T = Lambda m, and x/(1+x)
+// is one to one); Log(Lambda m / (1 + Lambda m)) = log Lambda + zeta - Log(1 + (Lambda - 1) e^zeta). Imaginary parts
+// are reduced to (-pi, pi] (the equations are exp(F_0) = 1 and exp(F_l / n_l) = 1; 1 + alpha is an integer).
+// F' is an arrowhead: row 0 = (a0, n_1, ..., n_p), a0 = 1 + (1 + alpha) m; row l = n_l (b_l, 0.., k_l, ..0) with
+// k = d/ds Log(u T / R) = 1 + g - q (s = log u, g = u T'/T, q = u R'/R) and b = k (1 + m) - 1 + c/(1 + c),
+// c = (Lambda - 1) e^zeta.
 // Why these forms: a smooth phi' puts no atom at 0, so m -> -1 and u_l -> infinity as z -> 0 (1 + m ~ z^{1/(L+1)}
 // for Gaussian weights). In log m the term alpha Log(1 + m) has curvature 1/|1 + m|^2, which starves the steps;
 // zeta is regular at both ends (m -> 0 at z = infinity, m -> -1 at z = 0) and F_0 is linear in it for Gaussian
-// weights. And v T(u) = Lambda, the form used before, degenerates as u -> infinity (its derivatives ~ E[1/d]/u, with
-// rounding errors of order 1 relative to them) while R(u) ~ -E[1/d]/u stays well conditioned; for small u both
-// sides are computed as log1p of u T(u) and Lambda m, which keeps their relative accuracy.
+// weights. Log(u T / R) is nearly linear in s both for small u (u T ~ m1 u, R ~ 1) and for large u without an atom
+// at 0 (u T -> -1, R ~ -E[1/d]/u): k -> 1 at both ends, where Log(v T) alone would degenerate (k ~ E[1/d]/u, with
+// rounding errors of order 1 relative to it) as u grows.
 struct LilypadSolver::Eval {
   std::vector<cplx> f;  // F_0..F_p
   cplx a0, m;
-  std::vector<cplx> q, b;  // q_l, b_l
+  std::vector<cplx> q, b;  // k_l (the diagonal of F'), b_l
   bool ok = true;
 };
 
@@ -111,7 +113,7 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
   for (std::size_t l = 0; l < np; ++l) {
     const DiscreteLaw& law = sys_.laws[l];
     const cplx u = std::exp(log_m + p.nu[l]);
-    cplx t = 0, pp = 0, R = 0;  // T, P = R' = E[d / (1 - u d)^2], R
+    cplx t = 0, tp = 0, pp = 0, R = 0;  // T, T', P = R' = E[d / (1 - u d)^2], R
     if (law.cd.empty()) {
       for (std::size_t i = 0; i < law.d.size(); ++i) {
         const double d = law.d[i];
@@ -119,6 +121,7 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
         R += wr;
         t += wr * d;
         pp += wr * d * r;
+        tp += wr * d * d * r;
       }
     } else {
       for (std::size_t i = 0; i < law.cd.size(); ++i) {
@@ -126,14 +129,18 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
         R += wr;
         t += wr * law.cd[i];
         pp += wr * law.cd[i] * r;
+        tp += wr * law.cd[i] * law.cd[i] * r;
       }
     }
-    const cplx ut = u * t, lez = (sys_.lambda[l] - 1) * ez;
-    if (R == 0.0) ev.ok = false;
+    const cplx ut = u * t, c = (sys_.lambda[l] - 1) * ez;
+    if (R == 0.0 || t == 0.0) ev.ok = false;
     const cplx logR = std::abs(ut) < 0.5 ? log1p_c(ut) : std::log(R);
-    ev.f[l + 1] = sys_.mult[l] * reduce(logR - log1p_c(lez) - log_one_m);
-    ev.q[l] = u * pp / R;
-    ev.b[l] = ev.q[l] * one_m - sys_.lambda[l] * m / (1.0 + lez);
+    // Log(u T / R) - Log(Lambda m / (1 + Lambda m)), with log u - zeta = log(1 + m) + nu
+    ev.f[l + 1] = sys_.mult[l] * reduce(log_one_m + p.nu[l] + std::log(t) - logR - std::log(sys_.lambda[l]) +
+                                        log1p_c(c));
+    const cplx k = 1.0 + u * tp / t - u * pp / R;
+    ev.q[l] = k;
+    ev.b[l] = k * one_m - 1.0 + c / (1.0 + c);
   }
   for (const auto& x : ev.f) ev.ok = ev.ok && std::isfinite(x.real()) && std::isfinite(x.imag());
   return ev;
@@ -208,57 +215,71 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
   if (uniqueness_radius && *uniqueness_radius > rho) rho = *uniqueness_radius;
   if (rho > 1) return kInf;
   // On the ball: e^zeta = e^zeta0 (1 + eps), |eps| <= grow, and e^-zeta = e^-zeta0 (1 + eps'), |eps'| <= grow.
-  // |1 + m| = 1/|1 - e^zeta| <= M1, |m (1 + m)| = |e^zeta / (1 - e^zeta)^2| <= MM, |m| = 1/|e^-zeta - 1| <= Mm.
+  // |1 + m| = 1/|1 - e^zeta| = |e^-zeta| / |e^-zeta - 1| <= M1, |m (1 + m)| = |e^zeta / (1 - e^zeta)^2| <= MM.
   const double grow = std::expm1(rho);
   const cplx ez0 = std::exp(p.zeta), emz0 = std::exp(-p.zeta);
   const double E = std::abs(ez0), Dn = std::abs(1.0 - ez0) - E * grow;
-  const double Ei = std::abs(emz0), A1 = std::abs(emz0 - 1.0) - Ei * grow, A1u = std::abs(emz0 - 1.0) + Ei * grow;
+  const double Ei = std::abs(emz0), A1 = std::abs(emz0 - 1.0) - Ei * grow;
   if (!(Dn > 0) || !(A1 > 0)) return kInf;
-  const double M1 = std::min(1 / Dn, Ei * (1 + grow) / A1), MM = E * (1 + grow) / (Dn * Dn), Mm = 1 / A1;
+  const double M1 = std::min(1 / Dn, Ei * (1 + grow) / A1), MM = E * (1 + grow) / (Dn * Dn);
   double omega = col0 * std::abs(1 + sys_.alpha) * MM;  // a0' = (1 + alpha) m (1 + m)
-  // log u_l = mu + nu_l moves by at most (M1 + 1) rho (d mu / d zeta = 1 + m). Row l: q = u P / R with P = R' =
-  // E[d / (1 - u d)^2]; in s = log u, |q'(s)| = |q + u^2 P'/R - q^2| <= Kb + U^2 Pp/Rm + Kb^2, Kb = U Pb/Rm >= |q|,
-  // where U bounds |u|, Pb and Pp bound |P| and |P'|, and Rm is below |R| on the ball. psi'' = Lambda m (1 + m)
-  // (1 + 2m + Lambda m^2) / (1 + Lambda m)^2 (m (1 + m) when Lambda = 1).
+  // log u_l = mu + nu_l moves by at most (M1 + 1) rho (d mu / d zeta = 1 + m). Row l needs Lipschitz bounds of
+  // k = 1 + g - q in s = log u: |g'| and |q'| each bounded two ways, the smaller used (one is small for small u,
+  // the other for large u where the first is O(1)):
+  //   |g'| <= r + U^2 Tpp/Tm + r^2 (r = U Tp/Tm),   or, as 1 + g = P/T, P = R' = E[d/(1 - u d)^2]:
+  //   |g'| = |u P'/T - (P/T) g| <= U Pp/Tm + Qb (1 + Qb),  Qb = Pb/Tm;
+  //   |q'| <= Kb + U^2 Pp/Rm + Kb^2 (Kb = U Pb/Rm),   or, as 1 + q = V/R, V = E[1/(1 - u d)^2]:
+  //   |q'| = |u V'/R - (V/R) q| <= U Vp/Rm + Wb (1 + Wb),  Wb = Vb/Rm;
+  // U bounds |u|; Tp, Tpp, Pb, Pp, Vb, Vp bound |T'|, |T''|, |P|, |P'|, |V|, |V'|; Tm, Rm are below |T|, |R| on the
+  // ball. b = k (1 + m) - 1 + c/(1 + c) adds |d(c/(1 + c))/dzeta| = |c/(1 + c)^2| <= Cb.
   const double ds_max = (M1 + 1) * rho;
   const double grow2 = std::expm1(ds_max);
   for (std::size_t l = 0; l < np; ++l) {
     const DiscreteLaw& law = sys_.laws[l];
     const double La = sys_.lambda[l];
-    double Psi2 = MM;
+    double Cb = 0;
     if (La != 1) {
-      const double Lm = (std::abs(emz0 - 1.0 + La) - Ei * grow) / A1u;
-      if (!(Lm > 0)) return kInf;
-      Psi2 = La * Mm * M1 * (1 + 2 * Mm + La * Mm * Mm) / (Lm * Lm);
+      const double cm = std::abs(La - 1) * E, den = std::abs(1.0 + (La - 1) * ez0) - cm * grow;
+      if (!(den > 0)) return kInf;
+      Cb = cm * (1 + grow) / (den * den);
     }
     const cplx u0 = ev.m * std::exp(p.nu[l]);
     const double au = std::abs(u0), U = au * (1 + grow2);
-    // Node by node on the ball: |1 - u d_i| >= delta_i = |1 - u0 d_i| - |u - u0| |d_i|, so |P| <= sum |w_i| |d_i| /
-    // delta_i^2 and |P'| <= 2 sum |w_i| |d_i|^2 / delta_i^3 (complex nodes and weights of the contour rule included).
-    double Pb = 0, Pp = 0;
-    cplx R0 = 0;
+    // Node by node on the ball: |1 - u d_i| >= delta_i = |1 - u0 d_i| - |u - u0| |d_i| (complex nodes and weights of
+    // the contour rule included).
+    double Tp = 0, Tpp = 0, Pb = 0, Pp = 0, Vb = 0, Vp = 0;
+    cplx R0 = 0, t0 = 0;
     bool ok = true;
     auto node = [&](cplx d, cplx w) {
       const cplx one = 1.0 - u0 * d;
-      R0 += w * inv(one);
-      const double ad = std::abs(d);
-      if (ad == 0) return;
+      const cplx r = inv(one);
+      R0 += w * r;
+      t0 += w * d * r;
+      const double ad = std::abs(d), aw = std::abs(w);
       const double di = std::abs(one) - au * grow2 * ad;
       if (!(di > 0)) ok = false;
-      const double a1 = std::abs(w) * ad / (di * di);
-      Pb += a1;
-      Pp += 2 * a1 * ad / di;
+      const double v = aw / (di * di), v3 = 2 * v / di;  // |w|/delta^2, 2|w|/delta^3
+      Vb += v;
+      Vp += v3 * ad;
+      Pb += v * ad;
+      Pp += v3 * ad * ad;
+      Tp += v * ad * ad;
+      Tpp += v3 * ad * ad * ad;
     };
     if (law.cd.empty())
       for (std::size_t i = 0; i < law.d.size(); ++i) node(law.d[i], law.w[i]);
     else
       for (std::size_t i = 0; i < law.cd.size(); ++i) node(law.cd[i], law.cw[i]);
     if (!ok) return kInf;
-    const double Rm = std::abs(R0) - au * grow2 * Pb;
-    if (!(Rm > 0)) return kInf;
-    const double Kb = U * Pb / Rm;
-    const double gk = Kb + U * U * Pp / Rm + Kb * Kb;
-    const double Lq = gk * (M1 + 1), Lb = Lq * M1 + Kb * MM + Psi2;
+    const double du = au * grow2;  // |u - u0|
+    const double Tm = std::abs(t0) - du * Tp, Rm = std::abs(R0) - du * Pb;
+    if (!(Tm > 0) || !(Rm > 0)) return kInf;
+    const double r = U * Tp / Tm, Qb = Pb / Tm, Kb = U * Pb / Rm, Wb = Vb / Rm;
+    const double gb = std::min(r + U * U * Tpp / Tm + r * r, U * Pp / Tm + Qb * (1 + Qb));
+    const double qb = std::min(Kb + U * U * Pp / Rm + Kb * Kb, U * Vp / Rm + Wb * (1 + Wb));
+    const double Lk = gb + qb;
+    const double ksup = std::abs(ev.q[l]) + Lk * ds_max;
+    const double Lq = Lk * (M1 + 1), Lb = Lq * M1 + ksup * MM + Cb;
     omega += colk[l] * sys_.mult[l] * (Lq + Lb);
   }
   const double h = omega * eta;
