@@ -18,6 +18,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <cstdio>
 
 namespace netsor {
 
@@ -28,6 +29,12 @@ namespace detail {
 namespace {
 
 unsigned guard_digits(unsigned digits) { return 10 + digits / 8; }
+
+std::string num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
+}
 
 bool agree(const Real& x, const Real& y, unsigned digits) {
   const Real d = abs(x - y), s = std::max(abs(x), abs(y));
@@ -95,6 +102,10 @@ struct Contour {
 
 constexpr double kContourT = 9.5;  // truncation |t| <= T: phi(T) e^{s^2/2} < 1e-19
 constexpr double kContourH0 = 0.25;  // step of level 0; level l uses 2^-l of it
+constexpr int kMaxEscalation = 4;    // levels a point may go beyond the chosen one
+// Target of the a posteriori check of x rho(x) (absolute, at density_tolerance = 1e-10): integrated in log x over
+// the hundreds of units a deep network's spectrum spans, it keeps the mass within ~1e-11.
+constexpr double kXRhoTol = 1e-14;
 
 cplx d_complex(const Expr& dphi, double a, cplx z) {
   const cplx p = eval_complex(dphi, a * z);
@@ -143,7 +154,7 @@ std::string make_contour(const std::string& name, const Expr& dphi, double q, Co
       }
     }
   return "no contour z = t + i c t / (1 + (t/tau)^2) keeps Im phi'(sqrt(q) z)^2 <= 0 for " + name +
-         " at q = " + std::to_string(q);
+         " at q = " + num(q);
 }
 
 // The law of d(Z) at level lev: real nodes on the real line (step h/2) and contour nodes (step h), both folded to
@@ -389,31 +400,54 @@ class JacobianModel final : public SpectrumModel {
     return std::erf(pf_root(x / pf_sigma2()) / std::sqrt(2.0));
   }
 
-  // x rho(x) of J^T J at x = exp(t), t ascending, with the contour rule at one level; `finer` (when given) gets the
-  // same re-solved with the rule of half the step (the a posteriori check).
-  std::vector<double> x_density_jtj(const std::vector<double>& ts, int lev, std::vector<double>* finer) const {
+  // x rho(x) of J^T J at x = exp(t), t ascending: the certified continuation with the contour rule at level `lev`.
+  // For a smooth phi' each point is re-solved (Newton from the certified root) with the rule of half the step, and
+  // of half again while two successive rules differ by more than kXRhoTol and the difference still shrinks (the
+  // contour passes close to the poles of 1/(1 - u d) where d is tiny, i.e. for very large u at very small x, and
+  // the trapezoidal rule needs a finer step there). `out` is the finest value, `err` (when given) the last
+  // difference. With `escalate` false, `err` is the difference between levels lev and lev + 1 only.
+  std::vector<double> x_density_jtj(const std::vector<double>& ts, int lev, std::vector<double>* err,
+                                    bool escalate = true) const {
     std::vector<double> out(ts.size(), 0.0);
-    if (finer) finer->assign(ts.size(), 0.0);
+    if (err) err->assign(ts.size(), 0.0);
     if (ts.empty() || all_atomic) return out;
     if (pushforward) {
       for (std::size_t i = 0; i < ts.size(); ++i) out[i] = std::exp(ts[i]) * pf_density(std::exp(ts[i]));
-      if (finer) *finer = out;
       return out;
     }
     auto S = solver(lev);
-    std::shared_ptr<LilypadSolver> F = finer && smooth() ? solver(lev + 1) : nullptr;
+    const double tol = kXRhoTol * options.density_tolerance / 1e-10;
     LilypadSolver::Point p = S->descend(ts[0]);
     for (std::size_t i = 0; i < ts.size(); ++i) {
       if (i > 0) p = S->slide(p, ts[i]);
       out[i] = LilypadSolver::x_density(p);
-      if (finer) {
-        if (F) {
-          LilypadSolver::Point r = p;
-          (*finer)[i] = F->refine(r) ? LilypadSolver::x_density(r) : std::numeric_limits<double>::infinity();
-        } else {
-          (*finer)[i] = out[i];
-        }
+      if (!smooth()) {
+        if (err) (*err)[i] = 1e-15 * out[i];
+        continue;
       }
+      LilypadSolver::Point r = p;
+      double cur = out[i], diff = std::numeric_limits<double>::infinity();
+      const int top = lev + (escalate ? kMaxEscalation : 1);
+      for (int k = lev + 1; k <= top; ++k) {
+        if (!solver(k)->refine(r))
+          throw convergence_error("jacobian_spectrum(" + net.activation + "): Newton does not settle at x = exp(" +
+                                      num(ts[i]) + ") with the contour rule of step " +
+                                      num(std::ldexp(kContourH0, -k)),
+                                  0);
+        const double next = LilypadSolver::x_density(r), d = std::abs(next - cur);
+        const bool shrinking = d < 0.25 * diff;
+        if (shrinking || k == lev + 1) cur = next;
+        if (!shrinking && k > lev + 1) break;  // the rounding floor of the solver (near an edge): stop refining
+        diff = d;
+        if (diff <= tol) break;
+        if (k == top && escalate && diff > 1e3 * tol)
+          throw convergence_error("jacobian_spectrum(" + net.activation + "): the contour rule of phi'^2 does not "
+                                  "converge at x = exp(" + num(ts[i]) + ") (x rho(x) still changes by " + num(diff) +
+                                  " at step " + num(std::ldexp(kContourH0, -k)) + ")",
+                                  0);
+      }
+      out[i] = escalate ? cur : out[i];
+      if (err) (*err)[i] = diff;
     }
     return out;
   }
@@ -447,29 +481,25 @@ class JacobianModel final : public SpectrumModel {
       }
       return out;
     }
-    // The contour rule converges exponentially in its step; a level whose check against half the step misses the
-    // tolerance is followed by the next one (at most two more).
-    std::vector<double> fine, xr;
-    for (int lev = level;; ++lev) {
-      xr = x_density_jtj(sorted, lev, &fine);
-      double peak = 0, worst = 0;
-      for (std::size_t i = 0; i < xr.size(); ++i) {
-        const double x = std::exp(sorted[i]);
-        peak = std::max(peak, xr[i] / x);
-        worst = std::max(worst, std::abs(fine[i] - xr[i]) / x);
-      }
-      if (!smooth() || worst <= options.density_tolerance * std::max(peak, 1.0)) break;
-      if (lev >= level + 2)
-        throw convergence_error("jacobian_spectrum(" + net.activation + "): the contour rule of phi'^2 did not reach "
-                                "the density tolerance (difference " + std::to_string(worst) + " between steps " +
-                                std::to_string(std::ldexp(kContourH0, -lev)) + " and half of it)",
-                                0);
+    std::vector<double> err;
+    const std::vector<double> xr = x_density_jtj(sorted, level, &err);
+    double peak = 0, worst = 0, worst_x = 0;
+    for (std::size_t i = 0; i < xr.size(); ++i) {
+      const double x = std::exp(sorted[i]);
+      peak = std::max(peak, xr[i] / x);
+      if (!(err[i] / x <= worst)) worst = err[i] / x, worst_x = x;
     }
+    if (!(worst <= options.density_tolerance * std::max(peak, 1.0)))
+      throw convergence_error("jacobian_spectrum(" + net.activation + "): the density at x = " +
+                                  num(worst_x) + " changes by " + num(worst) +
+                                  " when the step of the contour rule of phi'^2 is halved (tolerance " +
+                                  num(options.density_tolerance) + " of the scale)",
+                              0);
     for (std::size_t i = 0; i < xr.size(); ++i) {
       const std::size_t j = idx[order[i]];
       const double x = std::exp(sorted[i]);
       out[j].density = sc * xr[i] / x;
-      out[j].error = sc * (std::abs(fine[i] - xr[i]) + 1e-15 * xr[i]) / x;
+      out[j].error = sc * (err[i] + 1e-15 * xr[i]) / x;
     }
     return out;
   }
@@ -503,19 +533,19 @@ class JacobianModel final : public SpectrumModel {
     std::sort(ts.begin(), ts.end());
     ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
     for (level = 0;; ++level) {
-      std::vector<double> fine;
-      const auto xr = x_density_jtj(ts, level, &fine);
+      std::vector<double> diff;
+      const auto xr = x_density_jtj(ts, level, &diff, false);
       double peak = 0, worst = 0;
       for (std::size_t i = 0; i < xr.size(); ++i) {
         const double x = std::exp(ts[i]);
         peak = std::max(peak, xr[i] / x);
-        worst = std::max(worst, std::abs(fine[i] - xr[i]) / x);
+        worst = std::max(worst, diff[i] / x);
       }
-      if (worst <= 0.01 * options.density_tolerance * std::max(peak, 1.0)) break;
+      if (worst <= 0.1 * options.density_tolerance * std::max(peak, 1.0)) break;
       if (level >= 3)
         throw convergence_error("jacobian_spectrum(" + net.activation + "): the contour rule of phi'^2 did not "
-                                "converge (difference " + std::to_string(worst) + " at step " +
-                                std::to_string(std::ldexp(kContourH0, -level)) + ")",
+                                "converge (difference " + num(worst) + " at step " +
+                                num(std::ldexp(kContourH0, -level)) + ")",
                                 0);
     }
   }
