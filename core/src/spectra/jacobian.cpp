@@ -346,7 +346,22 @@ class JacobianModel final : public SpectrumModel {
     return !a.piecewise_constant_derivative;
   }
 
+  // The density machinery (contours checked at construction; edges and the level of the contour rule here) is
+  // prepared on first use, so that a spectrum asked only for its moments costs nothing more.
+  mutable std::once_flag density_once;
+  void prepare_density() {
+    if (!density_refusal.empty()) return;
+    try {
+      compute_edges();
+      if (density_refusal.empty()) choose_level();
+    } catch (const convergence_error& e) {
+      if (!smooth()) throw;
+      density_refusal = e.what();
+    }
+  }
+
   void require_density() const {
+    std::call_once(density_once, [this] { const_cast<JacobianModel*>(this)->prepare_density(); });
     if (!density_refusal.empty())
       throw convergence_error("jacobian_spectrum(" + net.activation + "): the density, CDF and support edges are "
                               "not available: " + density_refusal + "; the moments are exact to the requested "
@@ -782,15 +797,6 @@ Spectrum jacobian_spectrum(const NetworkSpec& net, const SpectrumOptions& option
   double total = 0;
   for (const auto& a : atoms) total += a.mass;
   model->all_atomic = total > 1 - 1e-14;
-  if (model->density_refusal.empty()) {
-    try {
-      model->compute_edges();
-      if (model->density_refusal.empty()) model->choose_level();
-    } catch (const convergence_error& e) {
-      if (!model->smooth()) throw;
-      model->density_refusal = e.what();  // the moments stay available
-    }
-  }
   return Spectrum(model);
 }
 
