@@ -11,6 +11,8 @@
 #include <boost/math/special_functions/binomial.hpp>
 
 #include <cmath>
+#include <complex>
+#include <vector>
 
 using namespace netsor;
 
@@ -116,6 +118,119 @@ TEST_CASE("spectra: density grid of a depth-20 relu network, support edges and t
   REQUIRE(g.size() == 1000);
   for (const auto& d : g) CHECK(std::isfinite(d.density));
   CHECK(s20.density(2 * s20.support().second) == 0.0);
+}
+
+namespace {
+// The acceptance checks of a density (docs/spectra.md, "Measured"): it integrates to the continuous mass and its
+// first three moments are the exact ones. The tolerances are those the solver promises (1e-10, relative for the
+// moments); the measured errors are far below (about 1e-14, 1e-11 for orthogonal depth 1).
+constexpr double kMassTol = 1e-10, kMomentTol = 1e-10;
+
+void check_density_against_moments(const NetworkSpec& net) {
+  CAPTURE(net.activation);
+  CAPTURE(to_string(net.weights));
+  CAPTURE(net.depth);
+  const Spectrum sp = jacobian_spectrum(net, {.digits = 20});
+  CHECK(std::abs(sp.integrated_mass() - sp.continuous_mass()) <= kMassTol);
+  const auto exact = sp.moments(3);
+  const auto md = sp.moments_from_density(3);
+  for (int k = 0; k < 3; ++k) {
+    CAPTURE(k + 1);
+    const double ex = static_cast<double>(exact[k]);
+    CHECK(std::abs(md[k] - ex) <= kMomentTol * ex);
+  }
+}
+}  // namespace
+
+TEST_CASE("spectra: smooth activations (tanh, erf): the density integrates to 1 and reproduces the exact moments") {
+  // tanh (1.5, 0.05) is ordered (chi = 0.94); erf (2, 0.05) chaotic (chi = 1.15) with an attracting q_star.
+  for (Weights w : {Weights::gaussian, Weights::orthogonal}) {
+    for (int L : {1, 5, 20, 50})
+      check_density_against_moments(
+          {.activation = "tanh", .weight_variance = 1.5, .bias_variance = 0.05, .depth = L, .weights = w});
+    for (int L : {1, 5, 20})
+      check_density_against_moments(
+          {.activation = "erf", .weight_variance = 2, .bias_variance = 0.05, .depth = L, .weights = w});
+  }
+}
+
+TEST_CASE("spectra: erf at depth 50, orthogonal weights" * doctest::test_suite("slow")) {
+  // ~2.5 s (the spectrum spans 60 decades). Gaussian weights at depth 50 are a known limit: the moments agree to
+  // 1e-13 but the integrated mass exceeds 1 by 6e-8 (docs/spectra.md, "Known limits").
+  check_density_against_moments({.activation = "erf", .weight_variance = 2, .bias_variance = 0.05, .depth = 50,
+                                 .weights = Weights::orthogonal});
+}
+
+TEST_CASE("spectra: orthogonal depth 1 is the push-forward of N(0, 1) by sigma^2 phi'(sqrt(q) z)^2") {
+  // J J^T = sigma^2 D^2: for tanh, d(z) = sech^4(a z), a = sqrt(q_star); the roots of sigma^2 d(z) = x are
+  // +-z0, z0 = acosh((sigma^2/x)^{1/4}) / a, and rho(x) = 2 phi(z0) / (sigma^2 |d'(z0)|), d' = -4 a sech^4 tanh.
+  const double s2 = 1.5;
+  const Spectrum sp = jacobian_spectrum(
+      {.activation = "tanh", .weight_variance = s2, .bias_variance = 0.05, .depth = 1, .weights = Weights::orthogonal});
+  const MeanField mf = mean_field("tanh", {.weight_variance = 1.5, .bias_variance = 0.05, .digits = 20});
+  const double a = std::sqrt(static_cast<double>(mf.q_star));
+  CHECK(sp.support().second == doctest::Approx(s2).epsilon(1e-15));
+  for (double x : {1e-6, 0.01, 0.3, 0.9, 1.4, 1.5 * (1 - 1e-6)}) {
+    CAPTURE(x);
+    const double z0 = std::acosh(std::pow(s2 / x, 0.25)) / a;
+    const double sech = 1 / std::cosh(a * z0);
+    const double dd = 4 * a * std::pow(sech, 4) * std::tanh(a * z0);
+    const double ref = 2 * std::exp(-0.5 * z0 * z0) / std::sqrt(2 * M_PI) / (s2 * dd);
+    // The density is conditioned like b / (b - x) near the top edge b; at small x, phi' = 1 - tanh^2 is evaluated
+    // with a cancellation (relative error ~1e-16 / sqrt(d), d = x / sigma^2) that phi(z0) amplifies by z0^2.
+    const double tol = 1e-13 * (1 + s2 / (s2 - x)) + 1e-15 * z0 * z0 * std::sqrt(s2 / x);
+    CHECK(std::abs(sp.density(x) - ref) <= tol * ref);
+  }
+  CHECK(sp.density(1.6) == 0.0);
+}
+
+TEST_CASE("spectra: Gaussian tanh at depth 1 against the Marchenko-Pastur equation solved off the axis") {
+  // An independent route: J J^T = sigma^2 D W W^T D has the nonzero spectrum of X^T T X / N, T = sigma^2 D^2, whose
+  // Stieltjes transform solves Silverstein's equation m = -(1/z) E[1 / (1 + t m)] (ratio 1). Solved by Newton at
+  // z = x + i eps with a real-line trapezoidal rule in Z (smooth for eps > 0), eps = 0.04, 0.02, 0.01, 0.005, then
+  // Richardson extrapolation to eps = 0 (the error is a series in eps): agreement to ~1e-6 is what this allows.
+  const double s2 = 1.5;
+  const MeanField mf = mean_field("tanh", {.weight_variance = 1.5, .bias_variance = 0.05, .digits = 20});
+  const double a = std::sqrt(static_cast<double>(mf.q_star));
+  std::vector<double> t, w;
+  const int n = 4000;
+  for (int i = -n; i <= n; ++i) {
+    const double z = 10.0 * i / n, c = 1 / std::cosh(a * z);
+    t.push_back(s2 * c * c * c * c);
+    w.push_back(10.0 / n * std::exp(-0.5 * z * z) / std::sqrt(2 * M_PI));
+  }
+  using C = std::complex<double>;
+  auto solve = [&](C z, C m) {
+    for (int it = 0; it < 100; ++it) {
+      C e1 = 0, e2 = 0;
+      for (std::size_t i = 0; i < t.size(); ++i) {
+        const C r = 1.0 / (1.0 + t[i] * m);
+        e1 += w[i] * r, e2 += w[i] * t[i] * r * r;
+      }
+      const C f = m + e1 / z, df = 1.0 - e2 / z, step = f / df;
+      m -= step;
+      if (std::abs(step) < 1e-15 * std::abs(m)) break;
+    }
+    return m;
+  };
+  const Spectrum sp = jacobian_spectrum({.activation = "tanh", .weight_variance = s2, .bias_variance = 0.05, .depth = 1});
+  for (double x : {0.5, 1.5, 3.0}) {
+    CAPTURE(x);
+    C m = -1.0 / C(x, 2.0);
+    for (double eps : {2.0, 1.0, 0.5, 0.25, 0.12, 0.08}) m = solve(C(x, eps), m);
+    double rho[4];
+    const double eps0 = 0.04;
+    for (int k = 0; k < 4; ++k) {
+      m = solve(C(x, eps0 / (1 << k)), m);
+      rho[k] = m.imag() / M_PI;
+    }
+    // Richardson on h, h/2, h/4, h/8 for an error c1 h + c2 h^2 + c3 h^3
+    double r1[3], r2[2];
+    for (int k = 0; k < 3; ++k) r1[k] = 2 * rho[k + 1] - rho[k];
+    for (int k = 0; k < 2; ++k) r2[k] = (4 * r1[k + 1] - r1[k]) / 3;
+    const double ref = (8 * r2[1] - r2[0]) / 7;
+    CHECK(std::abs(sp.density(x) - ref) <= 1e-6 * ref);
+  }
 }
 
 TEST_CASE("spectra: bad input names the argument") {

@@ -18,7 +18,7 @@ using namespace netsor;
 TEST_CASE("spectra: one rectangular linear layer is Marchenko-Pastur with ratio N_1/N_0") {
   // W is N_1 x N_0 with variance sigma^2/N_0: W W^T (size N_1) has moments sigma^{2k} sum_j Narayana(k, j) c^{j-1}
   // with c = N_1/N_0: m1 = s, m2 = s^2 (1 + c), m3 = s^3 (1 + 3c + c^2).
-  for (const Rational c : {Rational(1, 2), Rational(3, 1)}) {
+  for (const Rational& c : {Rational(1, 2), Rational(3, 1)}) {
     CAPTURE(c.str());
     const Rational s(3, 2);
     const Spectrum sp = jacobian_spectrum({.activation = "linear", .weight_variance = Param(s), .depth = 1,

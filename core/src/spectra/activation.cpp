@@ -5,6 +5,7 @@
 #include <netsor/program/program.hpp>
 #include <netsor/spectra/activation.hpp>
 
+#include <complex>
 #include <map>
 #include <mutex>
 
@@ -63,6 +64,59 @@ double eval_double(const Expr& e, double x) {
 
 Real eval_real(const Expr& e, const Real& x) {
   return evaluate<Real>(e, [&x](Op, std::int32_t) { return x; });
+}
+
+namespace {
+bool complex_op(Op op) {
+  switch (op) {
+    case Op::Const: case Op::Var: case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Neg:
+    case Op::Pow: case Op::Tanh: case Op::Sigmoid: case Op::Exp: case Op::Sin: case Op::Cos: case Op::ErfPrime:
+    case Op::NormPdf:
+      return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+// The analytic operations in std::complex<double>; ErfPrime and NormPdf are entire. Log, Sqrt and real powers
+// are left out on purpose (a branch cut would have to be placed), and so are erf/gelu (no complex erf here).
+template <>
+struct ScalarOps<std::complex<double>> {
+  using C = std::complex<double>;
+  static C from_constant(const Expr& e, std::int32_t ref) { return e.constants_double[ref]; }
+  static C apply(Op op, C x) {
+    constexpr double inv_sqrt_pi_2 = 1.1283791670955125739;   // 2/sqrt(pi)
+    constexpr double inv_sqrt_2pi = 0.39894228040143267794;  // 1/sqrt(2 pi)
+    switch (op) {
+      case Op::Neg: return -x;
+      case Op::Tanh: return std::tanh(x);
+      case Op::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
+      case Op::Exp: return std::exp(x);
+      case Op::Sin: return std::sin(x);
+      case Op::Cos: return std::cos(x);
+      case Op::ErfPrime: return inv_sqrt_pi_2 * std::exp(-x * x);
+      case Op::NormPdf: return inv_sqrt_2pi * std::exp(-0.5 * x * x);
+      default:
+        throw invalid_argument(std::string("eval_complex: no complex version of ") + op_name(op));
+    }
+  }
+  static C pow(C x, int k) {
+    C r = 1;
+    for (int i = 0; i < k; ++i) r *= x;
+    return r;
+  }
+  template <class E>
+  static C powc(C, const E&) { throw invalid_argument("eval_complex: no complex version of a real power"); }
+};
+
+std::complex<double> eval_complex(const Expr& e, std::complex<double> x) {
+  return evaluate<std::complex<double>>(e, [x](Op, std::int32_t) { return x; });
+}
+
+std::optional<std::string> complex_unsupported_op(const Expr& e) {
+  for (const ExprNode& n : e.nodes)
+    if (!complex_op(n.op)) return std::string(op_name(n.op));
+  return std::nullopt;
 }
 
 }  // namespace netsor::detail

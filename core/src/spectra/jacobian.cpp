@@ -20,6 +20,7 @@
 #include <limits>
 #include <map>
 #include <mutex>
+#include <cstdio>
 
 namespace netsor {
 
@@ -30,6 +31,12 @@ namespace detail {
 namespace {
 
 unsigned guard_digits(unsigned digits) { return spectra_guard_digits(digits); }
+
+std::string num(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
+}
 
 // The series of S_{J^T J} truncated to k terms, then the moments m_1..m_k of J^T J.
 template <class T>
@@ -71,6 +78,109 @@ std::vector<T> jtj_moments(const std::vector<std::vector<T>>& d2_by_layer, const
   return std::vector<T>(psi.begin() + 1, psi.end());
 }
 
+// ---------------------------------------------------------------------------------------- smooth laws of D^2
+// For a smooth phi', D^2 = d(Z) with d(z) = phi'(a z)^2, a = sqrt(q), Z ~ N(0, 1), and T(u) = E[d / (1 - u d)]. The
+// solver needs T for u in the closed lower half-plane (docs/spectra.md, "The density solver"); for real u > 1/dmax
+// the integrand has poles on the real z line, so the rule runs on the contour z = g(t) = t + i s(t),
+// s(t) = c t / (1 + (t/tau)^2), odd and positive for t > 0. For d even and decreasing in |z| (tanh, erf, sigmoid)
+// the pole z0 of 1/(1 - u d) (d(z0) = 1/u, Im(1/u) > 0) lies where Im d > 0, i.e. below the axis for z0 > 0:
+// when Im d(z) <= 0 on the whole region between the axis and the contour (and d has no singularity there), the
+// contour integral equals T(u) for Im u < 0 and continues it analytically across the real u axis beyond 1/dmax.
+// That condition is checked on a grid of the region (to 1.5 s(t), a margin) before the contour is used.
+struct Contour {
+  double a = 1, c = 1, tau = 1;
+  double s(double t) const { return c * t / (1 + (t / tau) * (t / tau)); }
+  double ds(double t) const {
+    const double r = (t / tau) * (t / tau);
+    return c * (1 - r) / ((1 + r) * (1 + r));
+  }
+};
+
+constexpr double kContourT = 9.5;  // truncation |t| <= T: phi(T) e^{s^2/2} < 1e-19
+constexpr double kContourH0 = 0.25;  // step of level 0; level l uses 2^-l of it
+constexpr int kMaxEscalation = 4;    // levels a point may go beyond the chosen one
+// Target of the a posteriori check of x rho(x) (absolute, at density_tolerance = 1e-10): integrated in log x over
+// the hundreds of units a deep network's spectrum spans, it keeps the mass within ~1e-11.
+constexpr double kXRhoTol = 1e-14;
+
+cplx d_complex(const Expr& dphi, double a, cplx z) {
+  const cplx p = eval_complex(dphi, a * z);
+  return p * p;
+}
+double d_real(const Expr& dphi, double a, double z) {
+  const double p = eval_double(dphi, a * z);
+  return p * p;
+}
+
+// Why a smooth phi' cannot have the contour rule, or "" when it can (then `out` is the contour). Checks: the
+// complex evaluation exists, d is even and decreasing in |z| on the real line, and the region condition above.
+std::string make_contour(const std::string& name, const Expr& dphi, double q, Contour& out) {
+  if (auto op = complex_unsupported_op(dphi))
+    return "phi' of " + name + " uses " + *op + ", which has no complex evaluation here";
+  const double a = std::sqrt(q);
+  const double d0 = d_real(dphi, a, 0.0);
+  if (!(d0 > 0) || !std::isfinite(d0)) return "phi'(0) = 0 for " + name;
+  double prev = d0;
+  for (int i = 1; i <= 1600; ++i) {
+    const double z = i / 100.0, dp = d_real(dphi, a, z), dm = d_real(dphi, a, -z);
+    if (!(std::abs(dp - dm) <= 1e-14 * d0) || !(dp <= prev * (1 + 1e-15)))
+      return "phi'(h)^2 is not even and decreasing in |h| for " + name +
+             " (the contour rule is written for that shape: tanh, erf, sigmoid)";
+    prev = dp;
+  }
+  // The region between the axis and 1.5 s(t), t in (0, T]: Im d <= 0 (to rounding) and d finite and moderate.
+  auto region_ok = [&](const Contour& k) {
+    for (int i = 1; i <= 400; ++i) {
+      const double t = kContourT * i / 400.0;
+      for (int j = 1; j <= 24; ++j) {
+        const cplx dz = d_complex(dphi, a, cplx(t, 1.5 * k.s(t) * j / 24.0));
+        if (!std::isfinite(dz.real()) || !std::isfinite(dz.imag()) || std::abs(dz) > 1e3 * d0) return false;
+        if (dz.imag() > 1e-14 * std::abs(dz)) return false;
+      }
+      if (!(d_complex(dphi, a, cplx(t, k.s(t))).imag() < 0) && d_real(dphi, a, t) > 1e-300) return false;
+    }
+    return true;
+  };
+  for (double tau : {4.0, 2.8, 2.0, 1.4, 1.0, 0.7, 0.5, 0.35})
+    for (double c : {1.0, 0.7, 0.5}) {
+      const Contour k{a, c, tau};
+      if (region_ok(k)) {
+        out = k;
+        return "";
+      }
+    }
+  return "no contour z = t + i c t / (1 + (t/tau)^2) keeps Im phi'(sqrt(q) z)^2 <= 0 for " + name +
+         " at q = " + num(q);
+}
+
+// The law of d(Z) at level lev: real nodes on the real line (step h/2) and contour nodes (step h), both folded to
+// t >= 0 (the integrands are even in t).
+DiscreteLaw smooth_law(const Expr& dphi, const Contour& k, int lev, bool with_contour) {
+  DiscreteLaw law;
+  constexpr double inv_sqrt_2pi = 0.39894228040143267794;
+  const double h = std::ldexp(kContourH0, -lev);
+  {
+    const double hr = h / 2;
+    const int n = static_cast<int>(std::ceil(kContourT / hr));
+    for (int i = 0; i <= n; ++i) {
+      const double t = i * hr;
+      law.d.push_back(d_real(dphi, k.a, t));
+      law.w.push_back((i == 0 ? 1 : 2) * hr * inv_sqrt_2pi * std::exp(-0.5 * t * t));
+    }
+  }
+  if (with_contour) {
+    const int n = static_cast<int>(std::ceil(kContourT / h));
+    for (int i = 0; i <= n; ++i) {
+      const double t = i * h;
+      const cplx g(t, k.s(t)), dg(1, k.ds(t));
+      law.cd.push_back(d_complex(dphi, k.a, g));
+      law.cw.push_back((i == 0 ? 1.0 : 2.0) * h * inv_sqrt_2pi * std::exp(-0.5 * g * g) * dg);
+    }
+  }
+  law.finish();
+  return law;
+}
+
 class JacobianModel final : public SpectrumModel {
  public:
   // Per layer: width ratios Lambda_l = N_0/N_l, c_l = N_l/N_{l-1}; layer -> group of equal laws.
@@ -81,7 +191,12 @@ class JacobianModel final : public SpectrumModel {
   std::vector<int> group_count;   // n_l
   bool all_atomic = false;
   double atom0_jtj = 0;
-  int level = 2;                  // discretization level of the smooth laws
+  int level = 0;                  // level of the contour rule of smooth laws (step kContourH0 2^-level)
+  std::vector<Contour> contours;  // per group, smooth phi' only
+  std::string density_refusal;    // why the density is not available ("" when it is)
+  // Orthogonal weights at depth 1 with a smooth phi': J J^T = sigma^2 D^2 exactly, and the density is the
+  // push-forward of N(0, 1) by z -> sigma^2 d(z) (computed directly: at its top edge T(u) has a branch point).
+  bool pushforward = false;
   mutable std::mutex mu;
   mutable std::map<int, std::shared_ptr<LilypadSolver>> solvers;
   std::pair<double, double> edges{0, 0};
@@ -138,8 +253,9 @@ class JacobianModel final : public SpectrumModel {
     return m;
   }
 
-  // The discretized law of D^2 for group g at a level (atoms exactly for piecewise-constant phi').
-  DiscreteLaw law(int g, int lev) const {
+  // The law of D^2 for group g as the solver holds it: exact atoms for piecewise-constant phi', else the real and
+  // contour rules at a level (the contour nodes only when asked for).
+  DiscreteLaw law(int g, int lev, bool with_contour = true) const {
     const auto& a = activation_info(net.activation);
     const double ql = a.positively_homogeneous ? 1.0 : static_cast<double>(q[group_first[g]]);
     DiscreteLaw d;
@@ -161,25 +277,7 @@ class JacobianModel final : public SpectrumModel {
       d.finish();
       return d;
     }
-    const int n = 64 << lev;  // 2n + 1 nodes on [-Z, Z]
-    const double Z = 9.0, h = Z / n, sq = std::sqrt(ql);
-    std::vector<double> dz(2 * n + 1), wz(2 * n + 1);
-    bool even = true;
-    for (int i = -n; i <= n; ++i) {
-      const double z = i * h;
-      const double dp = eval_double(a.dphi, sq * z);
-      dz[i + n] = dp * dp;
-      wz[i + n] = std::exp(-0.5 * z * z);
-    }
-    for (int i = 1; i <= n && even; ++i) even = std::abs(dz[n + i] - dz[n - i]) <= 1e-15 * (1 + dz[n + i]);
-    if (even) {
-      d.d.push_back(dz[n]), d.w.push_back(wz[n]);
-      for (int i = 1; i <= n; ++i) d.d.push_back(dz[n + i]), d.w.push_back(2 * wz[n + i]);
-    } else {
-      d.d = dz, d.w = wz;
-    }
-    d.finish();
-    return d;
+    return smooth_law(a.dphi, contours.at(g), lev, with_contour);
   }
 
   ProductSystem system(int lev) const {
@@ -226,40 +324,125 @@ class JacobianModel final : public SpectrumModel {
     return !a.piecewise_constant_derivative;
   }
 
-  // x rho(x) of J^T J at x = exp(t), t ascending, at one level.
-  std::vector<double> x_density_jtj(const std::vector<double>& ts, int lev, std::vector<double>* finer) const {
+  // The density machinery (contours checked at construction; edges and the level of the contour rule here) is
+  // prepared on first use, so that a spectrum asked only for its moments costs nothing more.
+  mutable std::once_flag density_once;
+  void prepare_density() {
+    if (!density_refusal.empty()) return;
+    try {
+      compute_edges();
+      if (density_refusal.empty()) choose_level();
+    } catch (const convergence_error& e) {
+      if (!smooth()) throw;
+      density_refusal = e.what();
+    }
+  }
+
+  void require_density() const {
+    std::call_once(density_once, [this] { const_cast<JacobianModel*>(this)->prepare_density(); });
+    if (!density_refusal.empty())
+      throw convergence_error("jacobian_spectrum(" + net.activation + "): the density, CDF and support edges are "
+                              "not available: " + density_refusal + "; the moments are exact to the requested "
+                              "digits (see docs/spectra.md, \"Known limits\")",
+                              0);
+  }
+
+  // ---- the push-forward case (orthogonal, depth 1, smooth phi'): x = sigma^2 d(z), d even and decreasing in |z|.
+  double pf_sigma2() const { return net.weight_variance.approx; }
+  double pf_a() const { return contours.at(0).a; }
+  // The root z0 >= 0 of d(z0) = y for 0 < y < dmax; +inf when it lies beyond where phi(z0) underflows.
+  double pf_root(double y) const {
+    const Expr& dphi = activation_info(net.activation).dphi;
+    const double a = pf_a();
+    double lo = 0, hi = 1;
+    while (d_real(dphi, a, hi) > y) {
+      lo = hi, hi *= 2;
+      if (hi > 64) return std::numeric_limits<double>::infinity();
+    }
+    const Expr& d2phi = activation_info(net.activation).d2phi;
+    double z = 0.5 * (lo + hi);
+    for (int it = 0; it < 200; ++it) {
+      const double p = eval_double(dphi, a * z), f = p * p - y;
+      (f > 0 ? lo : hi) = z;
+      const double df = 2 * a * p * eval_double(d2phi, a * z);
+      double zn = df != 0 ? z - f / df : 0.5 * (lo + hi);
+      if (!(zn > lo && zn < hi)) zn = 0.5 * (lo + hi);
+      if (std::abs(zn - z) <= 1e-16 * z || hi - lo <= 1e-16 * hi) return zn;
+      z = zn;
+    }
+    return z;
+  }
+  // The density of sigma^2 d(Z) at x: 2 phi(z0) / (sigma^2 |d'(z0)|).
+  double pf_density(double x) const {
+    const double b = edges.second;
+    if (!(x > 0) || !(x < b)) return 0;
+    const double z0 = pf_root(x / pf_sigma2());
+    if (!std::isfinite(z0)) return 0;
+    const auto& act = activation_info(net.activation);
+    const double a = pf_a();
+    const double dd = std::abs(2 * a * eval_double(act.dphi, a * z0) * eval_double(act.d2phi, a * z0));
+    return 2 * std::exp(-0.5 * z0 * z0) / std::sqrt(2 * M_PI) / (pf_sigma2() * dd);
+  }
+
+  // The mass between exp(t) and the top edge: P(|Z| < z0(exp(t))), exact (the inverse-square-root edge of the
+  // push-forward keeps a mass ~ sqrt(b - x) there that the table's graded panels cannot leave out).
+  double top_sliver_mass(double t) const override {
+    if (!pushforward) return 0;
+    const double x = std::exp(t);
+    if (!(x < edges.second)) return 0;
+    return std::erf(pf_root(x / pf_sigma2()) / std::sqrt(2.0));
+  }
+
+  // x rho(x) of J^T J at x = exp(t), t ascending: the certified continuation with the contour rule at level `lev`.
+  // For a smooth phi' each point is re-solved (Newton from the certified root) with the rule of half the step, and
+  // of half again while two successive rules differ by more than kXRhoTol and the difference still shrinks (the
+  // contour passes close to the poles of 1/(1 - u d) where d is tiny, i.e. for very large u at very small x, and
+  // the trapezoidal rule needs a finer step there). `out` is the finest value, `err` (when given) the last
+  // difference. With `escalate` false, `err` is the difference between levels lev and lev + 1 only.
+  std::vector<double> x_density_jtj(const std::vector<double>& ts, int lev, std::vector<double>* err,
+                                    bool escalate = true) const {
     std::vector<double> out(ts.size(), 0.0);
-    if (finer) finer->assign(ts.size(), 0.0);
+    if (err) err->assign(ts.size(), 0.0);
     if (ts.empty() || all_atomic) return out;
+    if (pushforward) {
+      for (std::size_t i = 0; i < ts.size(); ++i) out[i] = std::exp(ts[i]) * pf_density(std::exp(ts[i]));
+      return out;
+    }
     auto S = solver(lev);
-    std::shared_ptr<LilypadSolver> F = finer && smooth() ? solver(lev + 1) : nullptr;
+    const double tol = kXRhoTol * options.density_tolerance / 1e-10;
     LilypadSolver::Point p = S->descend(ts[0]);
     for (std::size_t i = 0; i < ts.size(); ++i) {
       if (i > 0) p = S->slide(p, ts[i]);
       out[i] = LilypadSolver::x_density(p);
-      if (finer) {
-        if (F) {
-          LilypadSolver::Point r = p;
-          (*finer)[i] = F->refine(r) ? LilypadSolver::x_density(r) : std::numeric_limits<double>::infinity();
-        } else {
-          (*finer)[i] = out[i];
-        }
+      if (!smooth()) {
+        if (err) (*err)[i] = 1e-15 * out[i];
+        continue;
       }
+      LilypadSolver::Point r = p;
+      double cur = out[i], diff = std::numeric_limits<double>::infinity();
+      const int top = lev + (escalate ? kMaxEscalation : 1);
+      for (int k = lev + 1; k <= top; ++k) {
+        if (!solver(k)->refine(r))
+          throw convergence_error("jacobian_spectrum(" + net.activation + "): Newton does not settle at x = exp(" +
+                                      num(ts[i]) + ") with the contour rule of step " +
+                                      num(std::ldexp(kContourH0, -k)),
+                                  0);
+        const double next = LilypadSolver::x_density(r), d = std::abs(next - cur);
+        const bool shrinking = d < 0.25 * diff;
+        if (shrinking || k == lev + 1) cur = next;
+        if (!shrinking && k > lev + 1) break;  // the rounding floor of the solver (near an edge): stop refining
+        diff = d;
+        if (diff <= tol) break;
+        if (k == top && escalate && diff > 1e3 * tol)
+          throw convergence_error("jacobian_spectrum(" + net.activation + "): the contour rule of phi'^2 does not "
+                                  "converge at x = exp(" + num(ts[i]) + ") (x rho(x) still changes by " + num(diff) +
+                                  " at step " + num(std::ldexp(kContourH0, -k)) + ")",
+                                  0);
+      }
+      out[i] = escalate ? cur : out[i];
+      if (err) (*err)[i] = diff;
     }
     return out;
-  }
-
-  // The density needs a law of D^2 the continuation can solve with: exact atoms (phi' piecewise constant). For a
-  // smooth phi' the discretized law converges too slowly to certify the tolerance (minutes, or no answer, for
-  // tanh with orthogonal weights), so the density is refused rather than approximated; the moments are exact.
-  void require_density() const {
-    if (smooth())
-      throw convergence_error("jacobian_spectrum(" + net.activation + "): the density, CDF and support edges of a "
-                              "smooth activation are not available yet (its law of phi'(h)^2 is continuous, and the "
-                              "discretized solver cannot certify the tolerance in reasonable time); the moments are "
-                              "exact to the requested digits. Densities are available when phi' is piecewise "
-                              "constant (relu, abs, step, linear); see docs/spectra.md",
-                              0);
   }
 
   std::vector<DensityValue> densities(const std::vector<double>& xs) const override {
@@ -281,24 +464,35 @@ class JacobianModel final : public SpectrumModel {
     std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return ts[a] < ts[b]; });
     std::vector<double> sorted(ts.size());
     for (std::size_t i = 0; i < order.size(); ++i) sorted[i] = ts[order[i]];
-    std::vector<double> fine;
-    int lev = level;
-    std::vector<double> xr;
-    for (;; ++lev) {
-      xr = x_density_jtj(sorted, lev, &fine);
-      double peak = 0, worst = 0;
-      for (std::size_t i = 0; i < xr.size(); ++i) {
-        const double x = std::exp(sorted[i]);
-        peak = std::max(peak, xr[i] / x);
-        worst = std::max(worst, std::abs(fine[i] - xr[i]) / x);
+    if (pushforward) {
+      for (std::size_t i = 0; i < sorted.size(); ++i) {
+        const std::size_t j = idx[order[i]];
+        const double x = std::exp(sorted[i]), rho = pf_density(x);
+        out[j].density = sc * rho;
+        // rounding, amplified near the top edge: z0 solves d(z0) = x / sigma^2 with d(z) ~ dmax - kappa z^2
+        out[j].error = sc * rho * 1e-15 * (1 + edges.second / std::max(edges.second - x, 1e-300));
       }
-      if (!smooth() || worst <= options.density_tolerance * std::max(peak, 1.0) || lev >= 6) break;
+      return out;
     }
+    std::vector<double> err;
+    const std::vector<double> xr = x_density_jtj(sorted, level, &err);
+    double peak = 0, worst = 0, worst_x = 0;
+    for (std::size_t i = 0; i < xr.size(); ++i) {
+      const double x = std::exp(sorted[i]);
+      peak = std::max(peak, xr[i] / x);
+      if (!(err[i] / x <= worst)) worst = err[i] / x, worst_x = x;
+    }
+    if (!(worst <= options.density_tolerance * std::max(peak, 1.0)))
+      throw convergence_error("jacobian_spectrum(" + net.activation + "): the density at x = " +
+                                  num(worst_x) + " changes by " + num(worst) +
+                                  " when the step of the contour rule of phi'^2 is halved (tolerance " +
+                                  num(options.density_tolerance) + " of the scale)",
+                              0);
     for (std::size_t i = 0; i < xr.size(); ++i) {
       const std::size_t j = idx[order[i]];
       const double x = std::exp(sorted[i]);
       out[j].density = sc * xr[i] / x;
-      out[j].error = sc * (std::abs(fine[i] - xr[i]) + 1e-15 * xr[i]) / x;
+      out[j].error = sc * (err[i] + 1e-15 * xr[i]) / x;
     }
     return out;
   }
@@ -316,34 +510,52 @@ class JacobianModel final : public SpectrumModel {
     return edges;
   }
 
-  // The discretization level of smooth laws: the first at which 32 points across the support (and 8 close to
-  // each edge) agree with the next level to the tolerance.
+  // The level of the contour rule for the grids and the table (x_density_log, which runs without the check): the
+  // first at which 32 points across the support and 8 close to each edge agree with the next level to 1% of the
+  // tolerance.
   void choose_level() {
-    if (all_atomic || !smooth()) return;
+    if (all_atomic || !smooth() || pushforward) return;
     const auto [a, b] = edges;
     std::vector<double> ts;
     for (int i = 0; i < 32; ++i) ts.push_back(std::log(a + (b - a) * (i + 0.5) / 32));
     for (int k = 1; k <= 8; ++k) {
       ts.push_back(std::log(b * (1 - std::ldexp(1.0, -4 * k))));
       if (a > 0) ts.push_back(std::log(a * (1 + std::ldexp(1.0, -4 * k))));
+      else ts.push_back(std::log(b * std::ldexp(1.0, -4 * k)));
     }
     std::sort(ts.begin(), ts.end());
     ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
-    for (level = 1; level < 6; ++level) {
-      std::vector<double> fine;
-      const auto xr = x_density_jtj(ts, level, &fine);
+    for (level = 0;; ++level) {
+      std::vector<double> diff;
+      const auto xr = x_density_jtj(ts, level, &diff, false);
       double peak = 0, worst = 0;
       for (std::size_t i = 0; i < xr.size(); ++i) {
         const double x = std::exp(ts[i]);
         peak = std::max(peak, xr[i] / x);
-        worst = std::max(worst, std::abs(fine[i] - xr[i]) / x);
+        worst = std::max(worst, diff[i] / x);
       }
-      if (worst <= 0.01 * options.density_tolerance * std::max(peak, 1.0)) break;
+      if (worst <= 0.1 * options.density_tolerance * std::max(peak, 1.0)) break;
+      if (level >= 3)
+        throw convergence_error("jacobian_spectrum(" + net.activation + "): the contour rule of phi'^2 did not "
+                                "converge (difference " + num(worst) + " at step " +
+                                num(std::ldexp(kContourH0, -level)) + ")",
+                                0);
     }
   }
 
   // Edges of the continuous part of J^T J from the real branch (critical points of z(m)).
   void compute_edges() {
+    if (pushforward) {
+      // [sigma^2 inf d, sigma^2 d(0)]; the contour check made d even and decreasing in |z|
+      const Expr& dphi = activation_info(net.activation).dphi;
+      const double dinf = d_real(dphi, pf_a(), 64.0), dmax = d_real(dphi, pf_a(), 0.0);
+      if (!(dinf <= 1e-14 * dmax)) {
+        density_refusal = "phi'(h)^2 does not tend to 0 as |h| grows (the depth-1 orthogonal case is written for that)";
+        return;
+      }
+      edges = {0.0, pf_sigma2() * dmax};
+      return;
+    }
     if (all_atomic) {
       edges = {atoms.empty() ? 0.0 : atoms.back().location, atoms.empty() ? 0.0 : atoms.back().location};
       return;
@@ -504,9 +716,23 @@ Spectrum jacobian_spectrum(const NetworkSpec& net, const SpectrumOptions& option
     model->group_of.push_back(it->second);
     model->group_count[it->second] += 1;
   }
-  // Atoms of J^T J, then of J J^T.
-  std::vector<double> p_nonzero(net.depth);
-  for (int l = 0; l < net.depth; ++l) {
+  // The contour of each smooth law (docs/spectra.md, "The density solver"): where none can be certified, the density
+  // is refused (the moments stay available).
+  if (model->smooth()) {
+    for (int g = 0; g < static_cast<int>(model->group_first.size()); ++g) {
+      const double qg = static_cast<double>(model->q[model->group_first[g]]);
+      Contour k{std::sqrt(qg), 1, 1};
+      if (qg > 0 && model->density_refusal.empty()) {
+        const std::string why = make_contour(net.activation, act.dphi, qg, k);
+        if (!why.empty()) model->density_refusal = why;
+      }
+      model->contours.push_back(k);
+    }
+    model->pushforward = net.weights == Weights::orthogonal && net.depth == 1 && model->q[0] > 0;
+  }
+  // Atoms of J^T J, then of J J^T. A smooth phi' (analytic, not identically 0) vanishes on a null set.
+  std::vector<double> p_nonzero(net.depth, 1.0);
+  for (int l = 0; l < net.depth && !model->smooth(); ++l) {
     const DiscreteLaw dl = model->law(model->group_of[l], 0);
     p_nonzero[l] = dl.p_positive;
     if (!(dl.m1 > 0))
@@ -549,10 +775,6 @@ Spectrum jacobian_spectrum(const NetworkSpec& net, const SpectrumOptions& option
   double total = 0;
   for (const auto& a : atoms) total += a.mass;
   model->all_atomic = total > 1 - 1e-14;
-  if (!model->smooth()) {
-    model->compute_edges();
-    model->choose_level();
-  }
   return Spectrum(model);
 }
 

@@ -1,11 +1,8 @@
 // core/src/spectra/lilypads.cpp — certified Newton continuation for the Cauchy transform of J^T J
 // (netsor/spectra/lilypads.hpp states the system and the guarantee; docs/spectra.md derives it).
 //
-// Kantorovich's theorem (Ortega & Rheinboldt, Iterative Solution of Nonlinear Equations, 12.6.2): if F'(x0) is
-// invertible, beta = ||F'(x0)^{-1}||, eta = ||F'(x0)^{-1} F(x0)||, ||F'(x) - F'(y)|| <= K ||x - y|| on a ball
-// B(x0, R) and h = beta K eta <= 1/2 with t* = (1 - sqrt(1 - 2h))/(beta K) <= R, then F has a root in B(x0, t*),
-// unique in B(x0, R) intersected with B(x0, (1 + sqrt(1 - 2h))/(beta K)), and Newton from x0 converges to it.
-// The norms here: the sup-norm of x weighted by |x0| componentwise (relative changes), the sup-norm of F.
+// The certificate is the affine covariant form of Kantorovich's theorem (see kantorovich() below); the unknowns are
+// logarithms, so the sup-norm of x measures relative changes.
 #include <netsor/errors.hpp>
 #include <netsor/spectra/lilypads.hpp>
 
@@ -35,6 +32,9 @@ void DiscreteLaw::finish() {
   dmax = 0, m1 = 0, m2 = 0, m3 = 0, p_positive = 0;
   double total = 0;
   for (std::size_t i = 0; i < d.size(); ++i) total += w[i];
+  cplx ctotal = 0;
+  for (const cplx& x : cw) ctotal += x;
+  for (cplx& x : cw) x /= ctotal;
   for (std::size_t i = 0; i < d.size(); ++i) {
     w[i] /= total;
     dmax = std::max(dmax, d[i]);
@@ -52,87 +52,144 @@ LilypadSolver::LilypadSolver(ProductSystem sys) : sys_(std::move(sys)) {
     if (!(l.m1 > 0)) throw invalid_argument("LilypadSolver: a layer law of D^2 has first moment 0 (phi' = 0 a.e.)");
 }
 
-// F and F' at a point. In the log variables x = (mu, nu_1..nu_p):
-//   F_0 = lz + mu + alpha Log(1 + e^mu) + sum_l n_l nu_l - C
-//   F_l = n_l (nu_l + Log T_l(u_l) - log Lambda_l),   u_l = e^{mu + nu_l},  T(u) = E[d / (1 - u d)]
-// (imaginary parts reduced to (-pi, pi]: the equations are exp(F_0) = 1 and exp(F_l / n_l) = 1). F' is an
-// arrowhead: row 0 = (a0, n_1, ..., n_p), row l = n_l (g_l, 0.., 1 + g_l, ..0), g_l = u T'(u) / T(u).
+// F and F' at a point. In the variables x = (zeta, nu_1..nu_p), zeta = Log(m / (1 + m)) (so m = 1/(e^-zeta - 1),
+// 1 + m = 1/(1 - e^zeta), mu = log m = zeta + log(1 + m)), nu_l = log v_l:
+//   F_0 = lz + zeta + (1 + alpha) Log(1 + m) + sum_l n_l nu_l - C
+//   F_l = n_l (Log(u_l T(u_l) / R(u_l)) - Log(Lambda_l m / (1 + Lambda_l m))),   u_l = m e^{nu_l},
+// T(u) = E[d / (1 - u d)], R(u) = E[1 / (1 - u d)] = 1 + u T(u) (E_l is v T(u) = Lambda, i.e. u T = Lambda m, and x/(1+x)
+// is one to one); Log(Lambda m / (1 + Lambda m)) = log Lambda + zeta - Log(1 + (Lambda - 1) e^zeta). Imaginary parts
+// are reduced to (-pi, pi] (the equations are exp(F_0) = 1 and exp(F_l / n_l) = 1; 1 + alpha is an integer).
+// F' is an arrowhead: row 0 = (a0, n_1, ..., n_p), a0 = 1 + (1 + alpha) m; row l = n_l (b_l, 0.., k_l, ..0) with
+// k = d/ds Log(u T / R) = 1 + g - q (s = log u, g = u T'/T, q = u R'/R) and b = k (1 + m) - 1 + c/(1 + c),
+// c = (Lambda - 1) e^zeta.
+// Why these forms: a smooth phi' puts no atom at 0, so m -> -1 and u_l -> infinity as z -> 0 (1 + m ~ z^{1/(L+1)}
+// for Gaussian weights). In log m the term alpha Log(1 + m) has curvature 1/|1 + m|^2, which starves the steps;
+// zeta is regular at both ends (m -> 0 at z = infinity, m -> -1 at z = 0) and F_0 is linear in it for Gaussian
+// weights. Log(u T / R) is nearly linear in s both for small u (u T ~ m1 u, R ~ 1) and for large u without an atom
+// at 0 (u T -> -1, R ~ -E[1/d]/u): k -> 1 at both ends, where Log(v T) alone would degenerate (k ~ E[1/d]/u, with
+// rounding errors of order 1 relative to it) as u grows.
 struct LilypadSolver::Eval {
   std::vector<cplx> f;  // F_0..F_p
-  cplx a0;
-  std::vector<cplx> g;  // g_l
+  cplx a0, m;
+  std::vector<cplx> q, b;  // k_l (the diagonal of F'), b_l
   bool ok = true;
 };
 
 namespace {
 cplx reduce(cplx v) { return cplx(v.real(), std::remainder(v.imag(), 2 * M_PI)); }
+// 1 / w without the C99 Annex G special-casing of the library's complex division (slow, and the values here are
+// finite and far from overflow).
+inline cplx inv(cplx w) {
+  const double n = w.real() * w.real() + w.imag() * w.imag();
+  return cplx(w.real() / n, -w.imag() / n);
+}
+// Log(1 + w) accurate for small w (Kahan's trick: the rounding of 1 + w cancels).
+cplx log1p_c(cplx w) {
+  if (std::abs(w) > 0.5) return std::log(1.0 + w);
+  const cplx y = 1.0 + w;
+  if (y == 1.0) return w;
+  return std::log(y) * (w / (y - 1.0));
+}
 }  // namespace
+
+cplx LilypadSolver::Point::m() const { return inv(std::exp(-zeta) - 1.0); }
 
 LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
   const std::size_t np = sys_.laws.size();
   Eval ev;
   ev.f.resize(np + 1);
-  ev.g.resize(np);
-  const cplx m = std::exp(p.mu);
-  cplx s = p.lz + p.mu + sys_.alpha * std::log(1.0 + m) - sys_.c;
+  ev.q.resize(np);
+  ev.b.resize(np);
+  // 1 + m = 1/(1 - e^zeta) and 1 + Lambda m = (1 + (Lambda - 1) e^zeta)/(1 - e^zeta) are formed without adding 1
+  // to m (near z = 0, m ~ -1 and 1 + m is the small quantity that matters).
+  const cplx ez = std::exp(p.zeta);
+  const cplx one_m = inv(1.0 - ez), m = ez * one_m;  // 1 + m and m
+  const cplx log_one_m = -log1p_c(-ez), log_m = p.zeta + log_one_m;
+  ev.m = m;
+  cplx s = p.lz + p.zeta + (1 + sys_.alpha) * log_one_m - sys_.c;
   for (std::size_t l = 0; l < np; ++l) s += sys_.mult[l] * p.nu[l];
   ev.f[0] = reduce(s);
-  ev.a0 = 1.0 + sys_.alpha * m / (1.0 + m);
+  ev.a0 = 1.0 + (1 + sys_.alpha) * m;
   for (std::size_t l = 0; l < np; ++l) {
     const DiscreteLaw& law = sys_.laws[l];
-    const cplx u = std::exp(p.mu + p.nu[l]);
-    cplx t = 0, tp = 0;
-    for (std::size_t i = 0; i < law.d.size(); ++i) {
-      const double d = law.d[i];
-      if (d == 0) continue;
-      const cplx r = 1.0 / (1.0 - u * d);
-      t += law.w[i] * d * r;
-      tp += law.w[i] * d * d * r * r;
+    const cplx u = std::exp(log_m + p.nu[l]);
+    cplx t = 0, tp = 0, pp = 0, R = 0;  // T, T', P = R' = E[d / (1 - u d)^2], R
+    if (law.cd.empty()) {
+      for (std::size_t i = 0; i < law.d.size(); ++i) {
+        const double d = law.d[i];
+        const cplx r = inv(1.0 - u * d), wr = law.w[i] * r;
+        R += wr;
+        t += wr * d;
+        pp += wr * d * r;
+        tp += wr * d * d * r;
+      }
+    } else {
+      for (std::size_t i = 0; i < law.cd.size(); ++i) {
+        const cplx r = inv(1.0 - u * law.cd[i]), wr = law.cw[i] * r;
+        R += wr;
+        t += wr * law.cd[i];
+        pp += wr * law.cd[i] * r;
+        tp += wr * law.cd[i] * law.cd[i] * r;
+      }
     }
-    if (t == 0.0) ev.ok = false;
-    ev.f[l + 1] = sys_.mult[l] * reduce(p.nu[l] + std::log(t) - std::log(sys_.lambda[l]));
-    ev.g[l] = u * tp / t;
+    const cplx ut = u * t, c = (sys_.lambda[l] - 1) * ez;
+    if (R == 0.0 || t == 0.0) ev.ok = false;
+    const cplx logR = std::abs(ut) < 0.5 ? log1p_c(ut) : std::log(R);
+    // Log(u T / R) - Log(Lambda m / (1 + Lambda m)), with log u - zeta = log(1 + m) + nu
+    ev.f[l + 1] = sys_.mult[l] * reduce(log_one_m + p.nu[l] + std::log(t) - logR - std::log(sys_.lambda[l]) +
+                                        log1p_c(c));
+    const cplx k = 1.0 + u * tp / t - u * pp / R;
+    ev.q[l] = k;
+    ev.b[l] = k * one_m - 1.0 + c / (1.0 + c);
   }
   for (const auto& x : ev.f) ev.ok = ev.ok && std::isfinite(x.real()) && std::isfinite(x.imag());
   return ev;
 }
 
-// Kantorovich's theorem (Ortega & Rheinboldt 12.6.2) in the sup-norm on x and on F: with beta = ||F'(x0)^{-1}||,
-// eta = ||F'(x0)^{-1} F(x0)||, K a Lipschitz constant of F' on the ball B(x0, rho) and h = beta K eta <= 1/2,
-// t* = (1 - sqrt(1 - 2h)) / (beta K) <= rho, F has a root in B(x0, t*), unique in B(x0, min(rho, t**)),
-// t** = (1 + sqrt(1 - 2h)) / (beta K), and Newton from x0 converges to it. F depends on z through F_0 += lz only,
-// so along the segment lz_a -> lz_b, eta(lz) <= eta(lz_a) + |lz - lz_a| ||F'(x0)^{-1} e_0||: one test with that
-// bound certifies every z of the segment at once, and the root at lz_b is the continuation of the one at lz_a.
+// The affine covariant Kantorovich theorem (Deuflhard & Heindl 1979; Deuflhard, Newton Methods for Nonlinear
+// Problems, Thm 2.1): with eta >= ||F'(x0)^{-1} F(x0)||, ||F'(x0)^{-1} (F'(x) - F'(y))|| <= omega ||x - y|| on the
+// ball B(x0, rho), h = omega eta <= 1/2 and t* = (1 - sqrt(1 - 2h)) / omega <= rho, F has a root in B(x0, t*),
+// unique in B(x0, min(rho, t**)), t** = (1 + sqrt(1 - 2h)) / omega, and Newton from x0 converges to it. Norms: the
+// sup-norm. F'(x) - F'(y) has a0 in row 0 and (b_l, q_l) in row l as its only varying entries, so
+// omega = c_0 K_0 + sum_l c_l n_l (Lb_l + Lq_l), with c_k the sup-norm of column k of F'(x0)^{-1} and K_0, Lb_l,
+// Lq_l Lipschitz bounds of a0, b_l, q_l on the ball. F depends on z through F_0 += lz only, so along the segment
+// lz_a -> lz_b, eta(lz) <= eta(lz_a) + |lz - lz_a| c_0: one test with that bound certifies every z of the segment at
+// once, and the root at lz_b is the continuation of the one at lz_a.
 double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>& delta,
                                   double* uniqueness_radius) const {
   constexpr double kInf = std::numeric_limits<double>::infinity();
   const std::size_t np = sys_.laws.size();
   const Eval ev = evaluate(p);
   if (!ev.ok) return kInf;
-  // Arrowhead inverse. With q_l = 1 + g_l, S_l = a0 - sum_{k != l} n_k g_k / q_k, Q_l = q_l S_l - n_l g_l
-  // (= q_l s, s the Schur complement a0 - sum_k n_k g_k / q_k) and N_l = -F_0 + sum_{k != l} F_k / q_k:
-  //   dmu = (q_l N_l + F_l) / Q_l,   dnu_l = (-F_l S_l / n_l - g_l N_l) / Q_l   (any l for dmu).
-  // Written this way nothing cancels when some q_l is tiny (u_l large: relu near z = 0), where the textbook
+  // Arrowhead inverse. With S_l = a0 - sum_{k != l} n_k b_k / q_k, Q_l = q_l S_l - n_l b_l
+  // (= q_l s, s the Schur complement a0 - sum_k n_k b_k / q_k) and N_l = -F_0 + sum_{k != l} F_k / q_k:
+  //   dzeta = (q_l N_l + F_l) / Q_l,   dnu_l = (-F_l S_l / n_l - b_l N_l) / Q_l   (any l for dzeta).
+  // Written this way nothing cancels when some q_l is tiny (u_l small, or large for relu near z = 0), where the textbook
   // elimination divides by q_l and subtracts nearly equal numbers.
-  std::vector<cplx> q(np), S(np), Q(np);
-  for (std::size_t l = 0; l < np; ++l) q[l] = 1.0 + ev.g[l];
+  const std::vector<cplx>& q = ev.q;
+  std::vector<cplx> S(np), Q(np);
   for (std::size_t l = 0; l < np; ++l) {
     S[l] = ev.a0;
     for (std::size_t k = 0; k < np; ++k)
-      if (k != l) S[l] -= sys_.mult[k] * ev.g[k] / q[k];
-    Q[l] = q[l] * S[l] - sys_.mult[l] * ev.g[l];
+      if (k != l) S[l] -= sys_.mult[k] * ev.b[k] / q[k];
+    Q[l] = q[l] * S[l] - sys_.mult[l] * ev.b[l];
     if (!(std::abs(Q[l]) > 0) || !std::isfinite(std::abs(Q[l]))) return kInf;
   }
-  // beta: the largest absolute row sum of F'^{-1}; col0 = ||F'^{-1} e_0||.
-  const cplx inv_s = q[0] / Q[0];
-  double beta = std::abs(inv_s), col0 = std::abs(inv_s);
-  for (std::size_t k = 0; k < np; ++k) beta += std::abs(1.0 / Q[k]);  // dmu/dr_k = 1/(q_k s) = 1/Q_k
+  // Column sup-norms of F'^{-1}: column 0 = (q_0/Q_0, b_l/Q_l); column k = (1/Q_k, b_l/(q_k Q_l) for l != k,
+  // S_k/(n_k Q_k) at k).
+  std::vector<double> bq(np);
+  double bq1 = 0, bq2 = 0;  // the two largest |b_l / Q_l|
+  std::size_t bq1_at = 0;
   for (std::size_t l = 0; l < np; ++l) {
-    double row = std::abs(ev.g[l] / Q[l]) + std::abs(S[l] / (sys_.mult[l] * Q[l]));
-    for (std::size_t k = 0; k < np; ++k)
-      if (k != l) row += std::abs(ev.g[l] / (q[k] * Q[l]));
-    beta = std::max(beta, row);
-    col0 = std::max(col0, std::abs(ev.g[l] / Q[l]));
+    bq[l] = std::abs(ev.b[l] / Q[l]);
+    if (bq[l] > bq1) bq2 = bq1, bq1 = bq[l], bq1_at = l;
+    else bq2 = std::max(bq2, bq[l]);
+  }
+  const double col0 = std::max(std::abs(q[0] / Q[0]), bq1);
+  std::vector<double> colk(np);
+  for (std::size_t k = 0; k < np; ++k) {
+    const double other = (k == bq1_at ? bq2 : bq1) / std::abs(q[k]);
+    colk[k] = std::max({std::abs(1.0 / Q[k]), std::abs(S[k] / (sys_.mult[k] * Q[k])), np > 1 ? other : 0.0});
   }
   auto solve = [&](const std::vector<cplx>& f, std::vector<cplx>& d) {
     d.assign(np + 1, 0.0);
@@ -142,7 +199,7 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
       for (std::size_t k = 0; k < np; ++k)
         if (k != l) N += f[k + 1] / q[k];
       if (l == 0) d[0] = (q[0] * N + f[1]) / Q[0];
-      d[l + 1] = (-f[l + 1] * S[l] / sys_.mult[l] - ev.g[l] * N) / Q[l];
+      d[l + 1] = (-f[l + 1] * S[l] / sys_.mult[l] - ev.b[l] * N) / Q[l];
       e = std::max(e, std::abs(d[l + 1]));
     }
     return std::max(e, std::abs(d[0]));
@@ -153,49 +210,84 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
   fto[0] += lz_to - p.lz;
   const double eta_to = solve(fto, delta);
   const double eta = std::max(eta_to, eta0 + std::abs(lz_to - p.lz) * col0);
-  if (!std::isfinite(eta) || !std::isfinite(beta)) return kInf;
+  if (!std::isfinite(eta)) return kInf;
   double rho = std::max(4 * eta, 1e-12);
   if (uniqueness_radius && *uniqueness_radius > rho) rho = *uniqueness_radius;
   if (rho > 1) return kInf;
-  // K on the ball B(x0, rho). Row 0: only alpha Log(1 + e^mu) is nonlinear, d2/dmu2 = alpha m / (1 + m)^2.
-  const cplx m0 = std::exp(p.mu);
-  const double grow = std::expm1(rho);  // |e^{x} - e^{x0}| <= |e^{x0}| (e^rho - 1) for |x - x0| <= rho
-  const double mmax = std::abs(m0) * (1 + grow), one_m = std::abs(1.0 + m0) - std::abs(m0) * grow;
-  double K = 0;
-  if (sys_.alpha != 0) {
-    if (one_m <= 0) return kInf;
-    K = std::abs(sys_.alpha) * mmax / (one_m * one_m);
-  }
-  // Row l: n_l (g_l(s) ds) with s = mu + nu_l, |ds| <= 2 rho; |g'(s)| <= U Tp/Tm + U^2 Tpp/Tm + (U Tp/Tm)^2 where
-  // U bounds |u|, Tp >= |T'|, Tpp >= |T''| and Tm <= |T| on the ball.
-  const double grow2 = std::expm1(2 * rho);
+  // On the ball: e^zeta = e^zeta0 (1 + eps), |eps| <= grow, and e^-zeta = e^-zeta0 (1 + eps'), |eps'| <= grow.
+  // |1 + m| = 1/|1 - e^zeta| = |e^-zeta| / |e^-zeta - 1| <= M1, |m (1 + m)| = |e^zeta / (1 - e^zeta)^2| <= MM.
+  const double grow = std::expm1(rho);
+  const cplx ez0 = std::exp(p.zeta), emz0 = std::exp(-p.zeta);
+  const double E = std::abs(ez0), Dn = std::abs(1.0 - ez0) - E * grow;
+  const double Ei = std::abs(emz0), A1 = std::abs(emz0 - 1.0) - Ei * grow;
+  if (!(Dn > 0) || !(A1 > 0)) return kInf;
+  const double M1 = std::min(1 / Dn, Ei * (1 + grow) / A1), MM = E * (1 + grow) / (Dn * Dn);
+  double omega = col0 * std::abs(1 + sys_.alpha) * MM;  // a0' = (1 + alpha) m (1 + m)
+  // log u_l = mu + nu_l moves by at most (M1 + 1) rho (d mu / d zeta = 1 + m). Row l needs Lipschitz bounds of
+  // k = 1 + g - q in s = log u: |g'| and |q'| each bounded two ways, the smaller used (one is small for small u,
+  // the other for large u where the first is O(1)):
+  //   |g'| <= r + U^2 Tpp/Tm + r^2 (r = U Tp/Tm),   or, as 1 + g = P/T, P = R' = E[d/(1 - u d)^2]:
+  //   |g'| = |u P'/T - (P/T) g| <= U Pp/Tm + Qb (1 + Qb),  Qb = Pb/Tm;
+  //   |q'| <= Kb + U^2 Pp/Rm + Kb^2 (Kb = U Pb/Rm),   or, as 1 + q = V/R, V = E[1/(1 - u d)^2]:
+  //   |q'| = |u V'/R - (V/R) q| <= U Vp/Rm + Wb (1 + Wb),  Wb = Vb/Rm;
+  // U bounds |u|; Tp, Tpp, Pb, Pp, Vb, Vp bound |T'|, |T''|, |P|, |P'|, |V|, |V'|; Tm, Rm are below |T|, |R| on the
+  // ball. b = k (1 + m) - 1 + c/(1 + c) adds |d(c/(1 + c))/dzeta| = |c/(1 + c)^2| <= Cb.
+  const double ds_max = (M1 + 1) * rho;
+  const double grow2 = std::expm1(ds_max);
   for (std::size_t l = 0; l < np; ++l) {
     const DiscreteLaw& law = sys_.laws[l];
-    const cplx u0 = std::exp(p.mu + p.nu[l]);
-    const double au = std::abs(u0), U = au * (1 + grow2);
-    double delta_min = kInf;
-    cplx t0 = 0;
-    for (std::size_t i = 0; i < law.d.size(); ++i) {
-      const double d = law.d[i];
-      if (d == 0) continue;
-      delta_min = std::min(delta_min, std::abs(1.0 - u0 * d) - au * grow2 * d);
-      t0 += law.w[i] * d / (1.0 - u0 * d);
+    const double La = sys_.lambda[l];
+    double Cb = 0;
+    if (La != 1) {
+      const double cm = std::abs(La - 1) * E, den = std::abs(1.0 + (La - 1) * ez0) - cm * grow;
+      if (!(den > 0)) return kInf;
+      Cb = cm * (1 + grow) / (den * den);
     }
-    if (!(delta_min > 0)) return kInf;
-    const double Tp = law.m2 / (delta_min * delta_min), Tpp = 2 * law.m3 / (delta_min * delta_min * delta_min);
-    const double Tm = std::abs(t0) - au * grow2 * Tp;
-    if (!(Tm > 0)) return kInf;
-    const double r = U * Tp / Tm;
-    const double gp = r + U * U * Tpp / Tm + r * r;
-    K = std::max(K, 4 * sys_.mult[l] * gp);
+    const cplx u0 = ev.m * std::exp(p.nu[l]);
+    const double au = std::abs(u0), U = au * (1 + grow2);
+    // Node by node on the ball: |1 - u d_i| >= delta_i = |1 - u0 d_i| - |u - u0| |d_i| (complex nodes and weights of
+    // the contour rule included).
+    double Tp = 0, Tpp = 0, Pb = 0, Pp = 0, Vb = 0, Vp = 0;
+    cplx R0 = 0, t0 = 0;
+    bool ok = true;
+    auto node = [&](cplx d, cplx w) {
+      const cplx one = 1.0 - u0 * d;
+      const cplx r = inv(one);
+      R0 += w * r;
+      t0 += w * d * r;
+      const double ad = std::abs(d), aw = std::abs(w);
+      const double di = std::abs(one) - au * grow2 * ad;
+      if (!(di > 0)) ok = false;
+      const double v = aw / (di * di), v3 = 2 * v / di;  // |w|/delta^2, 2|w|/delta^3
+      Vb += v;
+      Vp += v3 * ad;
+      Pb += v * ad;
+      Pp += v3 * ad * ad;
+      Tp += v * ad * ad;
+      Tpp += v3 * ad * ad * ad;
+    };
+    if (law.cd.empty())
+      for (std::size_t i = 0; i < law.d.size(); ++i) node(law.d[i], law.w[i]);
+    else
+      for (std::size_t i = 0; i < law.cd.size(); ++i) node(law.cd[i], law.cw[i]);
+    if (!ok) return kInf;
+    const double du = au * grow2;  // |u - u0|
+    const double Tm = std::abs(t0) - du * Tp, Rm = std::abs(R0) - du * Pb;
+    if (!(Tm > 0) || !(Rm > 0)) return kInf;
+    const double r = U * Tp / Tm, Qb = Pb / Tm, Kb = U * Pb / Rm, Wb = Vb / Rm;
+    const double gb = std::min(r + U * U * Tpp / Tm + r * r, U * Pp / Tm + Qb * (1 + Qb));
+    const double qb = std::min(Kb + U * U * Pp / Rm + Kb * Kb, U * Vp / Rm + Wb * (1 + Wb));
+    const double Lk = gb + qb;
+    const double ksup = std::abs(ev.q[l]) + Lk * ds_max;
+    const double Lq = Lk * (M1 + 1), Lb = Lq * M1 + ksup * MM + Cb;
+    omega += colk[l] * sys_.mult[l] * (Lq + Lb);
   }
-  const double h = beta * K * eta;
+  const double h = omega * eta;
   if (!(h <= kHMax)) return kInf;
-  if (K > 0) {
-    const double bk = beta * K;
-    const double tstar = (1 - std::sqrt(1 - 2 * h)) / bk;
+  if (omega > 0) {
+    const double tstar = (1 - std::sqrt(1 - 2 * h)) / omega;
     if (tstar > rho) return kInf;
-    if (uniqueness_radius) *uniqueness_radius = std::min(rho, (1 + std::sqrt(1 - 2 * h)) / bk);
+    if (uniqueness_radius) *uniqueness_radius = std::min(rho, (1 + std::sqrt(1 - 2 * h)) / omega);
   } else if (uniqueness_radius) {
     *uniqueness_radius = rho;  // F is affine on the ball: the root is unique there
   }
@@ -211,7 +303,7 @@ bool LilypadSolver::polish(Point& p, int max_iter) const {
     double eta = 0;
     for (const auto& x : d) eta = std::max(eta, std::abs(x));
     if (!std::isfinite(eta)) return false;
-    p.mu += d[0];
+    p.zeta += d[0];
     for (std::size_t l = 0; l < np; ++l) p.nu[l] += d[l + 1];
     ++stats_.newton_iterations;
     p.eta = eta;
@@ -228,16 +320,15 @@ bool LilypadSolver::newton_correction(const Point& p, std::vector<cplx>& d) cons
   const std::size_t np = sys_.laws.size();
   const Eval ev = evaluate(p);
   if (!ev.ok) return false;
-  std::vector<cplx> q(np);
-  for (std::size_t l = 0; l < np; ++l) q[l] = 1.0 + ev.g[l];
+  const std::vector<cplx>& q = ev.q;
   d.assign(np + 1, 0.0);
   for (std::size_t l = 0; l < np; ++l) {
     cplx S = ev.a0, N = -ev.f[0];
     for (std::size_t k = 0; k < np; ++k)
-      if (k != l) S -= sys_.mult[k] * ev.g[k] / q[k], N += ev.f[k + 1] / q[k];
-    const cplx Q = q[l] * S - sys_.mult[l] * ev.g[l];
+      if (k != l) S -= sys_.mult[k] * ev.b[k] / q[k], N += ev.f[k + 1] / q[k];
+    const cplx Q = q[l] * S - sys_.mult[l] * ev.b[l];
     if (l == 0) d[0] = (q[0] * N + ev.f[1]) / Q;
-    d[l + 1] = (-ev.f[l + 1] * S / sys_.mult[l] - ev.g[l] * N) / Q;
+    d[l + 1] = (-ev.f[l + 1] * S / sys_.mult[l] - ev.b[l] * N) / Q;
   }
   return true;
 }
@@ -250,12 +341,14 @@ LilypadSolver::Point LilypadSolver::start(cplx lz0) const {
     throw invalid_argument("LilypadSolver::start: z0 must lie in the upper half-plane with |z0| >= 1e4 R");
   Point p;
   p.lz = lz0;
-  p.mu = std::log(sys_.first_moment) - lz0;
+  const cplx mg = sys_.first_moment * std::exp(-lz0);  // m ~ m1 / z0
+  p.zeta = std::log(mg) - std::log(1.0 + mg);
   p.nu.resize(np);
   for (std::size_t l = 0; l < np; ++l) p.nu[l] = std::log(sys_.lambda[l] / sys_.laws[l].m1);
   // A priori location of the true root (docs/spectra.md, "The start"): for |z| >= 1e4 R the law of J^T J on
   // [0, R] gives |m / (m1/z) - 1| <= r/(1 - r), r = R/|z|; then |u_l| <= 2 Lambda_l dmax |m| / d1 and
-  // |v_l / (Lambda_l/d1) - 1| <= theta/(1 - theta), theta = U/(1 - U). In log variables |log(1 + e)| <= e/(1 - e).
+  // |v_l / (Lambda_l/d1) - 1| <= theta/(1 - theta), theta = U/(1 - U). In log variables |log(1 + e)| <= e/(1 - e);
+  // zeta = log m - log(1 + m) adds |log(1 + m) - log(1 + mg)| <= |mg| e / (1 - 2 |mg|).
   const double r = R / absz;
   const double em = r / (1 - r);
   double ev = 0;
@@ -266,13 +359,14 @@ LilypadSolver::Point LilypadSolver::start(cplx lz0) const {
     ev = std::max(ev, theta / (1 - theta));
   }
   const double e = std::max(em, ev);
-  const double apriori = e / (1 - e) + M_PI * 0;  // bound on |log(1 + e')| for |e'| <= e
+  const double amg = std::abs(mg);
+  const double apriori = e / (1 - e) + amg * e / (1 - 2 * amg);
   std::vector<cplx> delta;
   double unique = 2 * apriori + 1e-12;
   const double h = kantorovich(p, p.lz, delta, &unique);
   if (!(h <= kHMax) || !(unique > apriori))
     throw convergence_error("LilypadSolver::start: the Kantorovich test fails at the start log z0 = " + fmt_c(lz0));
-  p.mu += delta[0];
+  p.zeta += delta[0];
   for (std::size_t l = 0; l < np; ++l) p.nu[l] += delta[l + 1];
   if (!polish(p)) throw convergence_error("LilypadSolver::start: Newton did not converge at log z0 = " + fmt_c(lz0));
   return p;
@@ -287,7 +381,7 @@ double LilypadSolver::step(const Point& p, cplx lz_to, Point& out) const {
   }
   out = p;
   out.lz = lz_to;
-  out.mu += delta[0];
+  out.zeta += delta[0];
   for (std::size_t l = 0; l < p.nu.size(); ++l) out.nu[l] += delta[l + 1];
   if (!polish(out)) {
     ++stats_.rejected;
@@ -343,7 +437,7 @@ LilypadSolver::Point LilypadSolver::slide(const Point& p, double log_x1) const {
 }
 
 double LilypadSolver::x_density(const Point& p) {
-  const double d = -std::exp(p.mu).imag() / M_PI;
+  const double d = -p.m().imag() / M_PI;
   return d > 0 ? d : 0.0;
 }
 

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 namespace netsor {
@@ -50,6 +51,44 @@ void evaluate_panels(const SpectrumModel& m, const std::vector<double>& lo, cons
     if (integrals) integrals->push_back(s);
   }
 }
+// evaluate_panels, then halves of every panel over which x rho(x) changes by more than a factor e^1.2 between its
+// first and last node (8-point Gauss-Legendre on e^{kappa t} over a width w errs by ~(kappa w / 2)^16 / 16!, 1e-15
+// relative at kappa w = 1.5): the lower tail of a deep orthogonal network falls super-exponentially in t, where
+// the widening panels of the tail would otherwise lose ~1e-10 of mass. Panels of negligible mass are kept as they are.
+void evaluate_panels_adaptive(const SpectrumModel& m, std::vector<double> lo, std::vector<double> hi,
+                              SpectrumModel::Table& tab) {
+  std::vector<double> alo, ahi, at, aw, af, aint;
+  for (int round = 0; round < 40 && !lo.empty(); ++round) {
+    SpectrumModel::Table tmp;
+    evaluate_panels(m, lo, hi, tmp, nullptr);
+    std::vector<double> nlo, nhi;
+    for (std::size_t i = 0; i < tmp.panel_lo.size(); ++i) {
+      double fmin = std::numeric_limits<double>::infinity(), fmax = 0;
+      for (int j = 0; j < 8; ++j) fmin = std::min(fmin, tmp.f[8 * i + j]), fmax = std::max(fmax, tmp.f[8 * i + j]);
+      const double w = tmp.panel_hi[i] - tmp.panel_lo[i];
+      const double a = tmp.f[8 * i], b = tmp.f[8 * i + 7];
+      const bool steep = !(a > 0 && b > 0) || std::abs(std::log(b / a)) > 1.2;
+      if (steep && fmax * w > 1e-18 && w > 1e-3) {
+        const double mid = 0.5 * (tmp.panel_lo[i] + tmp.panel_hi[i]);
+        add_panel(nlo, nhi, tmp.panel_lo[i], mid);
+        add_panel(nlo, nhi, mid, tmp.panel_hi[i]);
+        continue;
+      }
+      alo.push_back(tmp.panel_lo[i]), ahi.push_back(tmp.panel_hi[i]), aint.push_back(tmp.panel_integral[i]);
+      for (int j = 0; j < 8; ++j) at.push_back(tmp.t[8 * i + j]), aw.push_back(tmp.w[8 * i + j]), af.push_back(tmp.f[8 * i + j]);
+    }
+    lo = std::move(nlo), hi = std::move(nhi);
+  }
+  if (!lo.empty()) throw convergence_error("Spectrum: the density's table did not resolve x rho(x) near t = " +
+                                           std::to_string(lo[0]));
+  std::vector<std::size_t> order(alo.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](std::size_t x, std::size_t y) { return alo[x] < alo[y]; });
+  for (std::size_t i : order) {
+    tab.panel_lo.push_back(alo[i]), tab.panel_hi.push_back(ahi[i]), tab.panel_integral.push_back(aint[i]);
+    for (int j = 0; j < 8; ++j) tab.t.push_back(at[8 * i + j]), tab.w.push_back(aw[8 * i + j]), tab.f.push_back(af[8 * i + j]);
+  }
+}
 }  // namespace
 
 const SpectrumModel::Table& SpectrumModel::table() const {
@@ -78,7 +117,10 @@ void SpectrumModel::build_table(Table& table) const {
       x = y;
     }
     // The sliver [tb - H 2^-34, tb] is left out: at a square-root edge it holds a mass of order (H 2^-34)^{3/2}
-    // ~ 1e-16 of the scale, and the density there cannot be certified (the Jacobian degenerates at the edge).
+    // ~ 1e-16 of the scale, and the density there cannot be certified (the Jacobian degenerates at the edge). A
+    // model with an inverse-square-root edge gives the sliver's mass (~ 1e-5 of the scale) itself.
+    tab->top = top_sliver_mass(x);
+    tab->top_x = b;
     if (gap) {
       // graded toward t_a, uniform between
       x = ta + H;
@@ -89,12 +131,12 @@ void SpectrumModel::build_table(Table& table) const {
       }
       const int n = std::max(1, static_cast<int>(std::ceil((tb - ta - 2 * H) * 16)));
       for (int i = 0; i < n; ++i) add_panel(lo, hi, ta + H + (tb - ta - 2 * H) * i / n, ta + H + (tb - ta - 2 * H) * (i + 1) / n);
-      evaluate_panels(*this, lo, hi, *tab, nullptr);
+      evaluate_panels_adaptive(*this, lo, hi, *tab);
     } else {
       // bulk: [tb - H - 12, tb - H] at width 1/16, then chunks downward with widening panels
       const double top = tb - H;
       for (int i = 0; i < 192; ++i) add_panel(lo, hi, top - (i + 1) / 16.0, top - i / 16.0);
-      evaluate_panels(*this, lo, hi, *tab, nullptr);
+      evaluate_panels_adaptive(*this, lo, hi, *tab);
       double t0 = top - 12, width = 1.0 / 16;
       double fmax = 0;
       for (double v : tab->f) fmax = std::max(fmax, v);
@@ -108,7 +150,7 @@ void SpectrumModel::build_table(Table& table) const {
           tt -= width;
         }
         const std::size_t first = tab->f.size();
-        evaluate_panels(*this, clo, chi, *tab, nullptr);
+        evaluate_panels_adaptive(*this, clo, chi, *tab);
         // The nodes of this chunk are tab->t[first..] ascending. Near 0 the law behaves like x^{kappa - 1}
         // (kappa = 1/L for relu), i.e. x rho(x) ~ e^{kappa t}: stop once x rho is below 1e-13 of its peak (the
         // solver's floor is ~1e-16 |m|), and add the tail f_low / kappa with kappa measured on the chunk, never
@@ -174,7 +216,7 @@ double Spectrum::continuous_mass() const {
 
 double Spectrum::integrated_mass() const {
   const auto& tab = model_->table();
-  double s = tab.tail;
+  double s = tab.tail + tab.top;
   for (std::size_t i = 0; i < tab.t.size(); ++i) s += tab.w[i] * tab.f[i];
   return s;
 }
@@ -186,6 +228,10 @@ std::vector<double> Spectrum::moments_from_density(int k) const {
     const double x = std::exp(tab.t[i]);
     double p = tab.w[i] * tab.f[i];
     for (int j = 0; j < k; ++j) m[j] += (p *= x);
+  }
+  {
+    double p = tab.top;  // the sliver at the top edge, at b (its width is ~1e-10 b)
+    for (int j = 0; j < k; ++j) m[j] += (p *= tab.top_x);
   }
   for (const auto& a : model_->atoms) {
     double p = a.mass;
@@ -246,9 +292,11 @@ std::vector<double> Spectrum::cdf(const std::vector<double>& xs) const {
     const double lx = std::log(xs[i]);
     for (int j = 0; j < 8; ++j, ++k) out[i] += 0.5 * (lx - lo_of[i]) * detail::kGLw[j] * f[k];
   }
-  for (std::size_t i = 0; i < xs.size(); ++i)
+  for (std::size_t i = 0; i < xs.size(); ++i) {
+    if (tab.top > 0 && xs[i] >= tab.top_x) out[i] += tab.top;
     for (const auto& a : model_->atoms)
       if (a.location <= xs[i]) out[i] += a.mass;
+  }
   return out;
 }
 

@@ -10,6 +10,8 @@
 #include <netsor/numbers.hpp>
 #include <netsor/program/expr.hpp>
 
+#include <complex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,5 +42,11 @@ std::vector<std::string> spectra_activation_names();
 double eval_double(const Expr& e, double x);
 /// The same in Real at the current default precision.
 Real eval_real(const Expr& e, const Real& x);
+/// The analytic continuation of e to a complex argument (the contour quadrature of the density solver). Only
+/// for expressions whose operations are analytic and have a complex version here (complex_unsupported_op).
+std::complex<double> eval_complex(const Expr& e, std::complex<double> x);
+/// The name of the first operation of e that eval_complex cannot continue to complex arguments (erf and the
+/// gelu pieces: no complex erf here; relu, abs, step, sign: not analytic), or nullopt.
+std::optional<std::string> complex_unsupported_op(const Expr& e);
 
 }  // namespace netsor::detail

@@ -10,24 +10,30 @@
 // z = (1 + m) / (m S(m)) becomes, in the unknowns x = (m, v_1, ..., v_p) (p distinct layer laws, layer law l used
 // n_l times):
 //   E_0:  log z + log m + alpha log(1 + m) + sum_l n_l log v_l - C = 0     (alpha = -1 Gaussian, L - 1 orthogonal)
+//         (solved in zeta = log(m / (1 + m)) = log m - log(1 + m) rather than log m: see lilypads.cpp)
 //   E_l:  v_l E[d / (1 - m v_l d)] - Lambda_l = 0,     d ~ law of D_l^2,
 // with C = sum_l log(sigma^2 Lambda_{l-1}) (Gaussian) or L log sigma^2 (orthogonal). z enters E_0 alone and
 // additively, the Jacobian F'(x) is an arrowhead matrix and does not depend on z, and every second derivative
 // has an explicit bound on a ball (|1 - u d| >= delta > 0 there): that is what makes each step checkable.
 //
-// The guarantee (for the system with the discretized law of D^2 that the solver uses; see docs/spectra.md):
+// The guarantee (for the system with the law of D^2 as the solver holds it; see docs/spectra.md):
 //  * Start: at |z0| >= 10^4 R (R a rigorous bound of the support), the true solution lies within explicit a priori
-//    bounds of (m1/z0, Lambda_l/d1_l); a Kantorovich test there (h = beta K eta <= 1/4 in a weighted sup-norm)
+//    bounds of (m1/z0, Lambda_l/d1_l); a Kantorovich test there (affine covariant: h = omega eta <= 1/4, sup-norm)
 //    whose uniqueness ball contains those bounds certifies that Newton converges to the true branch.
 //  * Steps: moving z from z_a to z_b, the Kantorovich test is made at the previous solution with
-//    eta_max = eta(z_a) + |log z_b - log z_a| ||F'^{-1} e_0||, which bounds eta along the whole segment; K is a
-//    Lipschitz bound of F' on the ball. h <= 1/4 certifies a unique root in the ball for every z of the segment,
+//    eta_max = eta(z_a) + |log z_b - log z_a| ||F'^{-1} e_0||, which bounds eta along the whole segment; omega
+//    bounds ||F'(x0)^{-1} (F'(x) - F'(y))|| / ||x - y|| on the ball. h <= 1/4 certifies a unique root in the ball for every z of the segment,
 //    hence (by continuity) that the root reached at z_b is the analytic continuation of the true branch. A step
 //    that fails the test is halved; near a support edge the path leaves the real axis (up, across, down).
 //  * Rounding: the test runs in double; the safety factor (1/4 instead of 1/2) covers rounding in F and in the
 //    bounds, which are computed with relative errors of order 1e-14. It is not interval arithmetic.
-//  * The discretization of the law of D^2 (a trapezoidal rule in z for a smooth phi) is checked a posteriori
-//    against the rule with half the step; its effect on the density is reported as the error estimate.
+//  * A smooth phi' (tanh, erf, sigmoid): T(u) = E[d/(1 - u d)] is an integral over z ~ N(0, 1) whose integrand has
+//    poles on the real z line once u > 1/dmax. The solver uses T on a contour z = t + i s(t) pushed to the side where
+//    Im d(z) < 0 (trapezoidal rule in t, complex nodes cd_i and weights cw_i): for Im u <= 0, the region the
+//    contour sweeps holds no pole and no singularity of d (checked on a grid when the law is built), so the contour
+//    sum is T itself, analytic up to and across the real u axis beyond 1/dmax. The Kantorovich bounds use |cd_i|,
+//    |cw_i| node by node, so the certificate holds for the discretized contour system; the discretization is
+//    checked a posteriori against the rule with half the step (the error estimate of the density).
 #pragma once
 
 #include <complex>
@@ -37,12 +43,16 @@ namespace netsor::detail {
 
 using cplx = std::complex<double>;
 
-/// A law on [0, dmax] given by atoms d_i with weights w_i (summing to 1).
+/// A law on [0, dmax] as the solver holds it. The real nodes d_i, w_i (summing to 1) are its atoms (phi' piecewise
+/// constant) or a trapezoidal rule on the real z line (smooth phi'); they serve for real u < 1/dmax (the real
+/// branch, the support edges) and for the start. The contour nodes cd_i, cw_i (smooth phi' only) are the rule on
+/// the deformed contour, used for every complex u; when empty the real nodes serve there too.
 struct DiscreteLaw {
   std::vector<double> d, w;
+  std::vector<cplx> cd, cw;
   double dmax = 0, m1 = 0, m2 = 0, m3 = 0;
   double p_positive = 0;  // P(d > 0)
-  void finish();          // fills dmax, moments, p_positive from d, w
+  void finish();          // normalizes w (and cw), fills dmax, moments, p_positive from d, w
 };
 
 /// The system E_0, E_l above.
@@ -62,16 +72,16 @@ struct LilypadStats {
 
 class LilypadSolver {
  public:
-  /// A root of the system in log variables: mu = log m, nu_l = log v_l, at the parameter lz = log z (a continuous
-  /// determination along the path; z itself may be too small for a double: the relu spectrum at depth 50 puts
-  /// mass below 1e-300).
+  /// A root of the system: zeta = Log(m / (1 + m)) (regular both as m -> 0, z -> infinity, and as m -> -1, z -> 0
+  /// for a law without an atom at 0), nu_l = log v_l, at the parameter lz = log z (a continuous determination along
+  /// the path; z itself may be too small for a double: the relu spectrum at depth 50 puts mass below 1e-300).
   struct Point {
     cplx lz;
-    cplx mu;
+    cplx zeta;
     std::vector<cplx> nu;
     double eta = 0;  // sup-norm of the last Newton correction
     cplx z() const { return std::exp(lz); }
-    cplx m() const { return std::exp(mu); }
+    cplx m() const;
   };
 
   explicit LilypadSolver(ProductSystem sys);
@@ -93,7 +103,7 @@ class LilypadSolver {
   /// x rho(x) = -Im m / pi at a point z = x on the real axis (rho the density of J^T J; G(z) = (1 + m)/z).
   static double x_density(const Point& p);
   /// Newton iterations at p.lz from p, no certificate: re-solves a certified point with a finer discretization of
-  /// the laws (the a posteriori check). False when Newton does not settle.
+  /// the laws (the a posteriori check of the contour rule). False when Newton does not settle.
   bool refine(Point& p) const { return polish(p, 30); }
 
   const ProductSystem& system() const { return sys_; }

@@ -140,6 +140,9 @@ class SpectrumModel {
   /// carries mass below 1e-300).
   virtual std::vector<double> x_density_log(const std::vector<double>& sorted_t) const = 0;
   virtual std::pair<double, double> support() const = 0;
+  /// The mass of the continuous part between exp(t) and the top edge, for a model whose density does not vanish
+  /// there (an inverse-square-root edge); 0 by default (a square-root edge leaves ~1e-16 in the table's sliver).
+  virtual double top_sliver_mass(double /*t*/) const { return 0; }
 
   std::string kind;
   NetworkSpec net;
@@ -153,6 +156,7 @@ class SpectrumModel {
     std::vector<double> t, w, f;        // nodes, weights, x rho(x) at the nodes
     std::vector<double> panel_lo, panel_hi, panel_integral;
     double tail = 0;                    // estimated mass below the lowest panel
+    double top = 0, top_x = 0;          // mass in the sliver left out at the top edge, and that edge
   };
   const Table& table() const;
   /// Builds the table; the default grades panels in t = log x toward the edges of support() (see spectrum.cpp).
