@@ -420,6 +420,7 @@ class JacobianModel final : public SpectrumModel {
       }
       LilypadSolver::Point r = p;
       double cur = out[i], diff = std::numeric_limits<double>::infinity();
+      double noise = std::abs(p.m() * (1.0 + p.m())) * p.eta / M_PI;
       const int top = lev + (escalate ? kMaxEscalation : 1);
       for (int k = lev + 1; k <= top; ++k) {
         if (!solver(k)->refine(r))
@@ -429,8 +430,14 @@ class JacobianModel final : public SpectrumModel {
                                   0);
         const double next = LilypadSolver::x_density(r), d = std::abs(next - cur);
         const bool shrinking = d < 0.25 * diff;
-        if (shrinking || k == lev + 1) cur = next;
-        if (!shrinking && k > lev + 1) break;  // the rounding floor of the solver (near an edge): stop refining
+        // Not shrinking at the rounding floor of the solver (near an edge, where F' is ill-conditioned): stop
+        // refining. The floor is that of the two values, |dm| ~ |m (1 + m)| eta from the last Newton correction.
+        // Above it, the previous two rules agreed by chance (the aliasing error of the trapezoidal rule oscillates
+        // in sign with x; erf at depth 50 near x = e^-1000 lost 6e-8 of mass that way): keep the finer value, go on.
+        const double next_noise = std::abs(r.m() * (1.0 + r.m())) * r.eta / M_PI;
+        if (!shrinking && k > lev + 1 && d <= 100 * (noise + next_noise) + tol) break;
+        cur = next;
+        noise = next_noise;
         diff = d;
         if (diff <= tol) break;
         if (k == top && escalate && diff > 1e3 * tol)
