@@ -154,6 +154,15 @@ TEST_CASE("spectra: smooth activations (tanh, erf): the density integrates to 1 
   }
 }
 
+TEST_CASE("spectra: dynamical isometry (near-linear tanh, orthogonal weights, depth 32 and 128)") {
+  // Pennington, Schoenholz & Ganguli's setting: sigma_w^2 = 1.05, sigma_b^2 = 2e-5 (q_star = 0.026, chi = 1). The law
+  // of D^2 is close to a point mass, the spectrum of J J^T narrow (support edge 1.78 at depth 32); the density solver
+  // must still reproduce the exact mass and moments.
+  for (int L : {32, 128})
+    check_density_against_moments({.activation = "tanh", .weight_variance = 1.05, .bias_variance = 2e-5, .depth = L,
+                                   .weights = Weights::orthogonal});
+}
+
 TEST_CASE("spectra: orthogonal depth 1 is the push-forward of N(0, 1) by sigma^2 phi'(sqrt(q) z)^2") {
   // J J^T = sigma^2 D^2: for tanh, d(z) = sech^4(a z), a = sqrt(q_star); the roots of sigma^2 d(z) = x are
   // +-z0, z0 = acosh((sigma^2/x)^{1/4}) / a, and rho(x) = 2 phi(z0) / (sigma^2 |d'(z0)|), d' = -4 a sech^4 tanh.

@@ -400,9 +400,10 @@ class JacobianModel final : public SpectrumModel {
   // the trapezoidal rule needs a finer step there). `out` is the finest value, `err` (when given) the last
   // difference. With `escalate` false, `err` is the difference between levels lev and lev + 1 only.
   std::vector<double> x_density_jtj(const std::vector<double>& ts, int lev, std::vector<double>* err,
-                                    bool escalate = true) const {
+                                    bool escalate = true, std::vector<double>* floor = nullptr) const {
     std::vector<double> out(ts.size(), 0.0);
     if (err) err->assign(ts.size(), 0.0);
+    if (floor) floor->assign(ts.size(), 0.0);
     if (ts.empty() || all_atomic) return out;
     if (pushforward) {
       for (std::size_t i = 0; i < ts.size(); ++i) out[i] = std::exp(ts[i]) * pf_density(std::exp(ts[i]));
@@ -423,11 +424,20 @@ class JacobianModel final : public SpectrumModel {
       double noise = std::abs(p.m() * (1.0 + p.m())) * p.eta / M_PI;
       const int top = lev + (escalate ? kMaxEscalation : 1);
       for (int k = lev + 1; k <= top; ++k) {
-        if (!solver(k)->refine(r))
+        if (!solver(k)->refine(r)) {
+          // Near an edge the Newton floor of the certified point itself is high (F' ill-conditioned: the table's
+          // last panels, 2^-34 from the edge of a depth-128 network): Newton with the finer rule cannot settle
+          // below it either. Keep the certified value; its error is that floor (and the last difference, if any).
+          if (p.eta > 1e-12) {
+            diff = std::max(std::isfinite(diff) ? diff : 0.0, 100 * noise);
+            if (floor) (*floor)[i] = diff;
+            break;
+          }
           throw convergence_error("jacobian_spectrum(" + net.activation + "): Newton does not settle at x = exp(" +
                                       num(ts[i]) + ") with the contour rule of step " +
                                       num(std::ldexp(kContourH0, -k)),
                                   0);
+        }
         const double next = LilypadSolver::x_density(r), d = std::abs(next - cur);
         const bool shrinking = d < 0.25 * diff;
         // Not shrinking at the rounding floor of the solver (near an edge, where F' is ill-conditioned): stop
@@ -435,6 +445,7 @@ class JacobianModel final : public SpectrumModel {
         // Above it, the previous two rules agreed by chance (the aliasing error of the trapezoidal rule oscillates
         // in sign with x; erf at depth 50 near x = e^-1000 lost 6e-8 of mass that way): keep the finer value, go on.
         const double next_noise = std::abs(r.m() * (1.0 + r.m())) * r.eta / M_PI;
+        if (floor) (*floor)[i] = 100 * (noise + next_noise);
         if (!shrinking && k > lev + 1 && d <= 100 * (noise + next_noise) + tol) break;
         cur = next;
         noise = next_noise;
@@ -533,13 +544,14 @@ class JacobianModel final : public SpectrumModel {
     std::sort(ts.begin(), ts.end());
     ts.erase(std::unique(ts.begin(), ts.end()), ts.end());
     for (level = 0;; ++level) {
-      std::vector<double> diff;
-      const auto xr = x_density_jtj(ts, level, &diff, false);
+      std::vector<double> diff, floor;
+      const auto xr = x_density_jtj(ts, level, &diff, false, &floor);
       double peak = 0, worst = 0;
       for (std::size_t i = 0; i < xr.size(); ++i) {
         const double x = std::exp(ts[i]);
         peak = std::max(peak, xr[i] / x);
-        worst = std::max(worst, diff[i] / x);
+        // a difference at the solver's rounding floor (the points 2^-32 from an edge) says nothing of the rule
+        if (diff[i] > floor[i]) worst = std::max(worst, diff[i] / x);
       }
       if (worst <= 0.1 * options.density_tolerance * std::max(peak, 1.0)) break;
       if (level >= 3)
@@ -588,7 +600,7 @@ class JacobianModel final : public SpectrumModel {
           (dl < 0 ? lo : hi) = mid;
         }
         b = zof(0.5 * (lo + hi));
-        break;
+          break;
       }
       mprev2 = mprev, mprev = m;
       m = mn, zprev = zn;

@@ -50,6 +50,10 @@ LilypadSolver::LilypadSolver(ProductSystem sys) : sys_(std::move(sys)) {
     throw invalid_argument("LilypadSolver: inconsistent system (laws, multiplicities and ratios differ in number)");
   for (const auto& l : sys_.laws)
     if (!(l.m1 > 0)) throw invalid_argument("LilypadSolver: a layer law of D^2 has first moment 0 (phi' = 0 a.e.)");
+  double n = 0;
+  bool square = true;
+  for (std::size_t l = 0; l < sys_.laws.size(); ++l) n += sys_.mult[l], square = square && sys_.lambda[l] == 1;
+  log_u_ = square && 1 + sys_.alpha == n;
 }
 
 // F and F' at a point. In the variables x = (zeta, nu_1..nu_p), zeta = Log(m / (1 + m)) (so m = 1/(e^-zeta - 1),
@@ -106,13 +110,15 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
   const cplx one_m = inv(1.0 - ez), m = ez * one_m;  // 1 + m and m
   const cplx log_one_m = -log1p_c(-ez), log_m = p.zeta + log_one_m;
   ev.m = m;
-  cplx s = p.lz + p.zeta + (1 + sys_.alpha) * log_one_m - sys_.c;
+  // With s_l = log u_l = log m + nu_l (log_u_), F_0 = lz + (1 - N) zeta + sum_l n_l s_l - C: the terms in
+  // Log(1 + m) cancel when 1 + alpha = N = sum_l n_l.
+  cplx s = log_u_ ? p.lz - sys_.alpha * p.zeta - sys_.c : p.lz + p.zeta + (1 + sys_.alpha) * log_one_m - sys_.c;
   for (std::size_t l = 0; l < np; ++l) s += sys_.mult[l] * p.nu[l];
   ev.f[0] = reduce(s);
-  ev.a0 = 1.0 + (1 + sys_.alpha) * m;
+  ev.a0 = log_u_ ? cplx(-sys_.alpha) : 1.0 + (1 + sys_.alpha) * m;
   for (std::size_t l = 0; l < np; ++l) {
     const DiscreteLaw& law = sys_.laws[l];
-    const cplx u = std::exp(log_m + p.nu[l]);
+    const cplx u = std::exp(log_u_ ? p.nu[l] : log_m + p.nu[l]);
     cplx t = 0, tp = 0, pp = 0, R = 0;  // T, T', P = R' = E[d / (1 - u d)^2], R
     if (law.cd.empty()) {
       for (std::size_t i = 0; i < law.d.size(); ++i) {
@@ -136,10 +142,15 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
     if (R == 0.0 || t == 0.0) ev.ok = false;
     const cplx logR = std::abs(ut) < 0.5 ? log1p_c(ut) : std::log(R);
     // Log(u T / R) - Log(Lambda m / (1 + Lambda m)), with log u - zeta = log(1 + m) + nu
-    ev.f[l + 1] = sys_.mult[l] * reduce(log_one_m + p.nu[l] + std::log(t) - logR - std::log(sys_.lambda[l]) +
-                                        log1p_c(c));
     const cplx k = 1.0 + u * tp / t - u * pp / R;
     ev.q[l] = k;
+    if (log_u_) {  // Lambda = 1: Log(u T / R) - zeta
+      ev.f[l + 1] = sys_.mult[l] * reduce(p.nu[l] + std::log(t) - logR - p.zeta);
+      ev.b[l] = -1.0;
+      continue;
+    }
+    ev.f[l + 1] = sys_.mult[l] * reduce(log_one_m + p.nu[l] + std::log(t) - logR - std::log(sys_.lambda[l]) +
+                                        log1p_c(c));
     ev.b[l] = k * one_m - 1.0 + c / (1.0 + c);
   }
   for (const auto& x : ev.f) ev.ok = ev.ok && std::isfinite(x.real()) && std::isfinite(x.imag());
@@ -155,6 +166,55 @@ LilypadSolver::Eval LilypadSolver::evaluate(const Point& p) const {
 // Lq_l Lipschitz bounds of a0, b_l, q_l on the ball. F depends on z through F_0 += lz only, so along the segment
 // lz_a -> lz_b, eta(lz) <= eta(lz_a) + |lz - lz_a| c_0: one test with that bound certifies every z of the segment at
 // once, and the root at lz_b is the continuation of the one at lz_a.
+namespace {
+// A bound of |k'(s)| for |s - s0| <= ds (s = log u, u0 = e^{s0}), k = P / (R T) = d/ds Log(u T / R), with
+// R = E[1/(1 - u d)], T = E[d/(1 - u d)], P = E[d/(1 - u d)^2] on the nodes the solver uses (contour nodes when
+// present). k'(s0) = u0 (P'/(R T) - P^2/(R^2 T) - P T'/(R T^2)), T' = E[d^2/(1 - u d)^2], P' = 2 E[d^2/(1 - u d)^3],
+// exact up to rounding (a relative 1e-12 is added); then |k'(s) - k'(s0)| <= ds sup |k''| and, on a disk of radius
+// r > ds around s0 where |k| <= K, |k''(s)| <= 2 K / (r - ds)^2 for |s - s0| <= ds (Cauchy). Returns +inf when no
+// radius gives a bound.
+double k_prime_bound(const DiscreteLaw& law, cplx u0, double ds) {
+  const bool contour = !law.cd.empty();
+  const std::size_t n = contour ? law.cd.size() : law.d.size();
+  auto d_at = [&](std::size_t i) { return contour ? law.cd[i] : cplx(law.d[i]); };
+  auto w_at = [&](std::size_t i) { return contour ? law.cw[i] : cplx(law.w[i]); };
+  cplx R = 0, T = 0, P = 0, T1 = 0, P1 = 0;
+  double scale = 0;  // sum of the absolute values of the terms (for the rounding allowance)
+  for (std::size_t i = 0; i < n; ++i) {
+    const cplx d = d_at(i), w = w_at(i), r = 1.0 / (1.0 - u0 * d), x = d * r, wx = w * x;
+    R += w * r, T += wx, P += wx * r, T1 += wx * x, P1 += wx * x * r;
+    scale += std::abs(wx * x * r);
+  }
+  if (!(std::abs(R) > 0) || !(std::abs(T) > 0)) return kInf;
+  const cplx RT = R * T;
+  const cplx kp = u0 * (2.0 * P1 / RT - P * P / (R * RT) - P * T1 / (RT * T));
+  const double kp_abs = std::abs(kp) + 1e-12 * std::abs(u0) * 4 * scale / std::abs(RT) * (1 + std::abs(P / R) + std::abs(P / T));
+  const double au = std::abs(u0);
+  double best = kInf;
+  for (double rr : {1e4 * ds, 1e3 * ds, 1e2 * ds, 10 * ds}) {
+    const double rad = std::min(rr, 0.5);
+    if (!(rad > 2 * ds)) continue;
+    const double du = au * std::expm1(rad);
+    double Pb = 0, Tp = 0;
+    bool ok = true;
+    for (std::size_t i = 0; i < n && ok; ++i) {
+      const cplx d = d_at(i);
+      const double ad = std::abs(d), aw = std::abs(w_at(i));
+      const double di = std::abs(1.0 - u0 * d) - du * ad;
+      if (!(di > 0)) ok = false;
+      Pb += aw * ad / (di * di);
+      Tp += aw * ad * ad / (di * di);
+    }
+    if (!ok) continue;
+    const double Rm = std::abs(R) - du * Pb, Tm = std::abs(T) - du * Tp;
+    if (!(Rm > 0) || !(Tm > 0)) continue;
+    const double K = Pb / (Rm * Tm);
+    best = std::min(best, kp_abs + ds * 2 * K / ((rad - ds) * (rad - ds)));
+  }
+  return best;
+}
+}  // namespace
+
 double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>& delta,
                                   double* uniqueness_radius) const {
   constexpr double kInf = std::numeric_limits<double>::infinity();
@@ -220,8 +280,11 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
   const cplx ez0 = std::exp(p.zeta), emz0 = std::exp(-p.zeta);
   const double E = std::abs(ez0), Dn = std::abs(1.0 - ez0) - E * grow;
   const double Ei = std::abs(emz0), A1 = std::abs(emz0 - 1.0) - Ei * grow;
-  if (!(Dn > 0) || !(A1 > 0)) return kInf;
-  const double M1 = std::min(1 / Dn, Ei * (1 + grow) / A1), MM = E * (1 + grow) / (Dn * Dn);
+  // In log u variables a0 and b_l are constant and k_l depends on s_l alone: M1 = 0 below (s_l moves by rho) and
+  // MM = 0 (no term in m); m itself never enters F.
+  if (!log_u_ && (!(Dn > 0) || !(A1 > 0))) return kInf;
+  const double M1 = log_u_ ? 0.0 : std::min(1 / Dn, Ei * (1 + grow) / A1);
+  const double MM = log_u_ ? 0.0 : E * (1 + grow) / (Dn * Dn);
   double omega = col0 * std::abs(1 + sys_.alpha) * MM;  // a0' = (1 + alpha) m (1 + m)
   // log u_l = mu + nu_l moves by at most (M1 + 1) rho (d mu / d zeta = 1 + m). Row l needs Lipschitz bounds of
   // k = 1 + g - q in s = log u: |g'| and |q'| each bounded two ways, the smaller used (one is small for small u,
@@ -243,7 +306,7 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
       if (!(den > 0)) return kInf;
       Cb = cm * (1 + grow) / (den * den);
     }
-    const cplx u0 = ev.m * std::exp(p.nu[l]);
+    const cplx u0 = log_u_ ? std::exp(p.nu[l]) : ev.m * std::exp(p.nu[l]);
     const double au = std::abs(u0), U = au * (1 + grow2);
     // Node by node on the ball: |1 - u d_i| >= delta_i = |1 - u0 d_i| - |u - u0| |d_i| (complex nodes and weights of
     // the contour rule included).
@@ -277,9 +340,13 @@ double LilypadSolver::kantorovich(const Point& p, cplx lz_to, std::vector<cplx>&
     const double r = U * Tp / Tm, Qb = Pb / Tm, Kb = U * Pb / Rm, Wb = Vb / Rm;
     const double gb = std::min(r + U * U * Tpp / Tm + r * r, U * Pp / Tm + Qb * (1 + Qb));
     const double qb = std::min(Kb + U * U * Pp / Rm + Kb * Kb, U * Vp / Rm + Wb * (1 + Wb));
-    const double Lk = gb + qb;
+    // |g'| + |q'| misses that k = 1 + g - q = P / (R T) is nearly constant for a law close to a point mass (then
+    // g = q exactly): the near-isometric layers of a deep orthogonal network made steps of 1e-6 in log z. A
+    // second bound: k'(s0) itself plus ds_max sup |k''|, with |k''| <= 2 K / (r - ds_max)^2 by Cauchy's estimate
+    // on the disk |s - s0| <= r where |k| <= K (node bounds as above, at radius r).
+    const double Lk = std::min(gb + qb, k_prime_bound(law, u0, ds_max));
     const double ksup = std::abs(ev.q[l]) + Lk * ds_max;
-    const double Lq = Lk * (M1 + 1), Lb = Lq * M1 + ksup * MM + Cb;
+    const double Lq = Lk * (M1 + 1), Lb = log_u_ ? 0.0 : Lq * M1 + ksup * MM + Cb;
     omega += colk[l] * sys_.mult[l] * (Lq + Lb);
   }
   const double h = omega * eta;
@@ -344,7 +411,8 @@ LilypadSolver::Point LilypadSolver::start(cplx lz0) const {
   const cplx mg = sys_.first_moment * std::exp(-lz0);  // m ~ m1 / z0
   p.zeta = std::log(mg) - std::log(1.0 + mg);
   p.nu.resize(np);
-  for (std::size_t l = 0; l < np; ++l) p.nu[l] = std::log(sys_.lambda[l] / sys_.laws[l].m1);
+  for (std::size_t l = 0; l < np; ++l)
+    p.nu[l] = std::log(sys_.lambda[l] / sys_.laws[l].m1) + (log_u_ ? std::log(mg) : 0.0);
   // A priori location of the true root (docs/spectra.md, "The start"): for |z| >= 1e4 R the law of J^T J on
   // [0, R] gives |m / (m1/z) - 1| <= r/(1 - r), r = R/|z|; then |u_l| <= 2 Lambda_l dmax |m| / d1 and
   // |v_l / (Lambda_l/d1) - 1| <= theta/(1 - theta), theta = U/(1 - U). In log variables |log(1 + e)| <= e/(1 - e);
@@ -360,7 +428,8 @@ LilypadSolver::Point LilypadSolver::start(cplx lz0) const {
   }
   const double e = std::max(em, ev);
   const double amg = std::abs(mg);
-  const double apriori = e / (1 - e) + amg * e / (1 - 2 * amg);
+  // s_l = log m + nu_l adds |log m - log mg| <= em / (1 - em) to the bound of nu_l.
+  const double apriori = e / (1 - e) + (log_u_ ? em / (1 - em) : amg * e / (1 - 2 * amg));
   std::vector<cplx> delta;
   double unique = 2 * apriori + 1e-12;
   const double h = kantorovich(p, p.lz, delta, &unique);
@@ -408,6 +477,10 @@ LilypadSolver::Point LilypadSolver::move(const Point& p, cplx lz_to, int max_hal
       halvings = 0;
     } else {
       dt /= 4;
+      // A test that fails for a step of length 0 fails for every step: the Newton correction at the current root
+      // (its rounding floor, near a support edge) times the Lipschitz bound already exceeds kHMax. Stop at once.
+      Point same;
+      if (halvings >= 2 && !(step(cur, cur.lz, same) <= kHMax)) halvings = max_halvings;
       if (++halvings > max_halvings)
         throw convergence_error("spectral density: the Newton continuation could not certify a step from z = exp(" +
                                 fmt_c(cur.lz) + ") toward exp(" + fmt_c(lz_to) + ") (Kantorovich test failed " +

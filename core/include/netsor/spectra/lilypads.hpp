@@ -78,7 +78,7 @@ class LilypadSolver {
   struct Point {
     cplx lz;
     cplx zeta;
-    std::vector<cplx> nu;
+    std::vector<cplx> nu;  // log v_l; or s_l = log u_l when the solver uses log u (orthogonal weights, see log_u())
     double eta = 0;  // sup-norm of the last Newton correction
     cplx z() const { return std::exp(lz); }
     cplx m() const;
@@ -107,6 +107,10 @@ class LilypadSolver {
   bool refine(Point& p) const { return polish(p, 30); }
 
   const ProductSystem& system() const { return sys_; }
+  /// Whether the unknowns after zeta are s_l = log u_l rather than nu_l = log v_l: for Haar orthogonal weights
+  /// (1 + alpha = sum n_l, every Lambda_l = 1), where E_0 becomes linear in (zeta, s) and E_l depends on zeta
+  /// linearly and on s_l alone, so the Lipschitz bound of F' is that of Log(u T / R) only.
+  bool log_u() const { return log_u_; }
   LilypadStats& stats() const { return stats_; }
 
   /// The Kantorovich number h of the segment from the (approximate) root p to lz_to, or +inf; fills the Newton
@@ -119,6 +123,7 @@ class LilypadSolver {
   bool polish(Point& p, int max_iter = 12) const;
   bool newton_correction(const Point& p, std::vector<cplx>& d) const;
   ProductSystem sys_;
+  bool log_u_ = false;
   mutable LilypadStats stats_;
 };
 
