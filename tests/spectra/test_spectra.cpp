@@ -154,6 +154,12 @@ TEST_CASE("spectra: smooth activations (tanh, erf): the density integrates to 1 
   }
 }
 
+TEST_CASE("spectra: erf at depth 128, Gaussian weights (a tail spanning 10^4 units of log x)" * doctest::test_suite("slow")) {
+  // ~15 s. The support edge is 5.7e10 (the crude bound of the solver is e^299: the edge search once stopped there),
+  // and x rho(x) ~ x^0.002 down to x = e^-13000.
+  check_density_against_moments({.activation = "erf", .weight_variance = 2, .bias_variance = 0.05, .depth = 128});
+}
+
 TEST_CASE("spectra: dynamical isometry (near-linear tanh, orthogonal weights, depth 32 and 128)") {
   // Pennington, Schoenholz & Ganguli's setting: sigma_w^2 = 1.05, sigma_b^2 = 2e-5 (q_star = 0.026, chi = 1). The law
   // of D^2 is close to a point mass, the spectrum of J J^T narrow (support edge 1.78 at depth 32); the density solver

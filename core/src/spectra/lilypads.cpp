@@ -569,9 +569,14 @@ bool solve_v(const DiscreteLaw& law, double lambda, double m, double& v, double&
     c_out = dm;
     return true;
   }
-  double x = std::clamp(lambda / law.m1, lo + 0.25 * (hi - lo), lo + 0.75 * (hi - lo));
+  // Start from the previous v, else from the small-u root lambda / m1, else inside the bracket (the bracket can
+  // span 1e120 for small m: forcing the start into it, as this did, left 200 iterations of bisection far from the
+  // root, and the edge search of erf at depth 128 took the support bound for the edge).
+  double x = lambda / law.m1;
+  if (!(x > lo && x < hi)) x = std::clamp(x, lo + 0.25 * (hi - lo), lo + 0.75 * (hi - lo));
   if (v > lo && v < hi) x = v;
-  for (int it = 0; it < 200; ++it) {
+  bool converged = false;
+  for (int it = 0; it < 2000; ++it) {
     double dg, dm;
     const double gx = g(x, dg, dm);
     if (gx > 0) hi = x;
@@ -580,10 +585,12 @@ bool solve_v(const DiscreteLaw& law, double lambda, double m, double& v, double&
     if (!(xn > lo && xn < hi)) xn = 0.5 * (lo + hi);
     if (std::abs(xn - x) <= 1e-16 * x || hi - lo <= 1e-16 * hi) {
       x = xn;
+      converged = true;
       break;
     }
     x = xn;
   }
+  if (!converged) return false;
   v = x;
   double dm;
   g(v, e_out, dm);
