@@ -413,7 +413,16 @@ class JacobianModel final : public SpectrumModel {
     const double tol = kXRhoTol * options.density_tolerance / 1e-10;
     LilypadSolver::Point p = S->descend(ts[0]);
     for (std::size_t i = 0; i < ts.size(); ++i) {
-      if (i > 0) p = S->slide(p, ts[i]);
+      // From a point very close to an edge (the table's last panels, 2^-34 of a panel from it) no step can be
+      // certified, along the axis or up from it; a fresh descent to the next point, through the upper half-plane,
+      // can (Gaussian tanh at depth 128).
+      if (i > 0) {
+        try {
+          p = S->slide(p, ts[i]);
+        } catch (const convergence_error&) {
+          p = S->descend(ts[i]);
+        }
+      }
       out[i] = LilypadSolver::x_density(p);
       if (!smooth()) {
         if (err) (*err)[i] = 1e-15 * out[i];
