@@ -1,7 +1,8 @@
 // jacobian_spectrum.cpp — dynamical isometry in numbers: the spectrum of J J^T for deep networks at initialization.
 // Shows: the mean field of tanh (q_star, chi, the phase); the moments of J J^T for Gaussian and orthogonal weights
 // (free multiplicative convolution, Pennington et al.), where only orthogonal weights keep the variance of the
-// singular values small; and the relu density at a few points next to a sampled network of width 1000.
+// singular values small, and the top of the spectrum (the support edge) near 1; and the relu density at a few
+// points next to a sampled network of width 1000.
 #include <netsor/netsor.hpp>
 
 #include <algorithm>
@@ -21,7 +22,8 @@ int main() {
                                     {.digits = 20});
     const auto m = sp.moments(2);
     std::cout << to_string(w) << " weights, depth 32: tau(JJ^T) = " << to_string(m[0], 20)
-              << "  variance of the squared singular values = " << to_string(m[1] - m[0] * m[0], 20) << '\n';
+              << "  variance of the squared singular values = " << to_string(m[1] - m[0] * m[0], 20)
+              << "  largest = " << sp.support().second << '\n';
   }
   // [/moments]
   // [density]
