@@ -551,7 +551,7 @@ class JacobianModel final : public SpectrumModel {
     const auto [a, b] = edges;
     std::vector<double> ts;
     for (int i = 0; i < 32; ++i) ts.push_back(std::log(a + (b - a) * (i + 0.5) / 32));
-    for (int k = 1; k <= 8; ++k) {
+    for (int k = 1; k <= 6; ++k) {  // to 2^-24 of the edges (the table certifies what it can closer in)
       ts.push_back(std::log(b * (1 - std::ldexp(1.0, -4 * k))));
       if (a > 0) ts.push_back(std::log(a * (1 + std::ldexp(1.0, -4 * k))));
       else ts.push_back(std::log(b * std::ldexp(1.0, -4 * k)));

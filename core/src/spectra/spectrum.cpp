@@ -100,6 +100,43 @@ const SpectrumModel::Table& SpectrumModel::table() const {
   return *table_;
 }
 
+// The panels graded toward an edge, [e - H 2^-k, e - H 2^-(k+1)] for k = kFar..33, evaluated a few at a time from
+// the far end: within ~1e-10 (relative) of a square-root edge the continuation can no longer be certified at depth
+// 128 (the Jacobian of the system degenerates there). Where it stops, the sliver left out gets the mass of a
+// square-root edge, (2/3) x rho (at the last node) times its width in t, and is returned; the panels kept are
+// appended to tab. `sign` is +1 toward the top edge, -1 toward the lower edge of a gap.
+namespace {
+constexpr int kFar = 20;  // panels up to 2^-20 H from an edge go with the bulk (always certified so far)
+}
+double SpectrumModel::near_edge_panels(Table& tab, double edge_t, double H, int sign) const {
+  double last_t = 0, last_f = 0;
+  for (int k = kFar; k < 34; k += 2) {
+    std::vector<double> lo, hi;
+    for (int j = k; j < std::min(k + 2, 34); ++j) {
+      const double x = edge_t - sign * H * std::ldexp(1.0, -j), y = edge_t - sign * H * std::ldexp(1.0, -(j + 1));
+      add_panel(lo, hi, std::min(x, y), std::max(x, y));
+    }
+    Table part;
+    try {
+      evaluate_panels(*this, lo, hi, part, nullptr);
+    } catch (const convergence_error&) {
+      if (k == kFar) throw;  // not even 2^-20 of a panel from the edge: no estimate of the sliver
+      break;
+    }
+    for (std::size_t i = 0; i < part.t.size(); ++i) tab.t.push_back(part.t[i]), tab.w.push_back(part.w[i]), tab.f.push_back(part.f[i]);
+    for (std::size_t i = 0; i < part.panel_lo.size(); ++i)
+      tab.panel_lo.push_back(part.panel_lo[i]), tab.panel_hi.push_back(part.panel_hi[i]),
+          tab.panel_integral.push_back(part.panel_integral[i]);
+    // the node nearest the edge
+    std::size_t best = 0;
+    for (std::size_t i = 0; i < part.t.size(); ++i)
+      if (std::abs(edge_t - part.t[i]) < std::abs(edge_t - part.t[best])) best = i;
+    last_t = sign > 0 ? part.panel_hi.back() : part.panel_lo.front();
+    last_f = part.f[best] * std::sqrt(std::abs(edge_t - last_t) / std::abs(edge_t - part.t[best]));
+  }
+  return (2.0 / 3.0) * last_f * std::abs(edge_t - last_t);
+}
+
 void SpectrumModel::build_table(Table& table) const {
   Table* tab = &table;
   const auto [a, b] = support();
@@ -109,9 +146,9 @@ void SpectrumModel::build_table(Table& table) const {
     const double ta = gap ? std::log(a) : -std::numeric_limits<double>::infinity();
     const double H = gap ? std::min(1.0, 0.25 * (tb - ta)) : 1.0;
     std::vector<double> lo, hi;
-    // graded toward t_b
+    // graded toward t_b (the last panels, from 2^-kFar H on, by near_edge_panels below)
     double x = tb - H;
-    for (int k = 0; k < 34; ++k) {
+    for (int k = 0; k < kFar; ++k) {
       const double y = tb - H * std::ldexp(1.0, -(k + 1));
       add_panel(lo, hi, x, y);
       x = y;
@@ -119,16 +156,27 @@ void SpectrumModel::build_table(Table& table) const {
     // The sliver [tb - H 2^-34, tb] is left out: at a square-root edge it holds a mass of order (H 2^-34)^{3/2}
     // ~ 1e-16 of the scale, and the density there cannot be certified (the Jacobian degenerates at the edge). A
     // model with an inverse-square-root edge gives the sliver's mass (~ 1e-5 of the scale) itself.
-    tab->top = top_sliver_mass(x);
+    if (const double m = top_sliver_mass(tb - H * std::ldexp(1.0, -34)); m > 0) {
+      // the model knows the edge (the push-forward at depth 1): all the graded panels, its own sliver
+      for (int k = kFar; k < 34; ++k) {
+        const double y = tb - H * std::ldexp(1.0, -(k + 1));
+        add_panel(lo, hi, x, y);
+        x = y;
+      }
+      tab->top = m;
+    } else {
+      tab->top = near_edge_panels(*tab, tb, H, +1);
+    }
     tab->top_x = b;
     if (gap) {
-      // graded toward t_a, uniform between
+      // graded toward t_a, uniform between; the sliver next to t_a counts as the tail below the lowest panel
       x = ta + H;
-      for (int k = 0; k < 34; ++k) {
+      for (int k = 0; k < kFar; ++k) {
         const double y = ta + H * std::ldexp(1.0, -(k + 1));
         add_panel(lo, hi, y, x);
         x = y;
       }
+      tab->tail = near_edge_panels(*tab, ta, H, -1);
       const int n = std::max(1, static_cast<int>(std::ceil((tb - ta - 2 * H) * 16)));
       for (int i = 0; i < n; ++i) add_panel(lo, hi, ta + H + (tb - ta - 2 * H) * i / n, ta + H + (tb - ta - 2 * H) * (i + 1) / n);
       evaluate_panels_adaptive(*this, lo, hi, *tab);

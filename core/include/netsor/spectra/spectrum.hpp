@@ -161,6 +161,8 @@ class SpectrumModel {
   const Table& table() const;
   /// Builds the table; the default grades panels in t = log x toward the edges of support() (see spectrum.cpp).
   virtual void build_table(Table& tab) const;
+  /// The panels next to an edge, as far as the density can be certified; returns the mass of the sliver left out.
+  double near_edge_panels(Table& tab, double edge_t, double H, int sign) const;
 
  private:
   mutable std::mutex table_mu_;
