@@ -34,23 +34,62 @@ void SpectralLadder::add(long n, std::vector<double> eigenvalues, const std::fun
   last_ = std::move(eigenvalues);
 }
 
+void SpectralLadder::add_trials(long n, const std::vector<std::vector<double>>& samples,
+                                const std::function<double(double)>& cdf, double atom_at, double atom_mass) {
+  if (samples.size() < 2) throw invalid_argument("SpectralLadder::add_trials: needs at least two samples");
+  double s1 = 0, s2 = 0;
+  for (const auto& e : samples) {
+    const double d = kolmogorov_distance(e, cdf, atom_at, atom_mass);
+    s1 += d, s2 += d * d;
+  }
+  const double k = static_cast<double>(samples.size()), mean = s1 / k;
+  widths_.push_back(n);
+  distance_.push_back(mean);
+  se_.push_back(std::sqrt(std::max(0.0, s2 / k - mean * mean) / (k - 1)));
+  last_ = samples.back();
+}
+
+// Weighted least squares of log D on log n, weights 1 / var(log D) = (D / se)^2; without standard errors, the
+// unweighted fit.
 double SpectralLadder::slope() const {
-  return loglog_slope(std::vector<double>(widths_.begin(), widths_.end()), distance_);
+  if (se_.empty()) return loglog_slope(std::vector<double>(widths_.begin(), widths_.end()), distance_);
+  double sw = 0, sx = 0, sy = 0, sxx = 0, sxy = 0;
+  for (std::size_t i = 0; i < widths_.size(); ++i) {
+    const double w = se_[i] > 0 ? std::pow(distance_[i] / se_[i], 2) : 1e12;
+    const double x = std::log(static_cast<double>(widths_[i])), y = std::log(distance_[i]);
+    sw += w, sx += w * x, sy += w * y, sxx += w * x * x, sxy += w * x * y;
+  }
+  return (sw * sxy - sx * sy) / (sw * sxx - sx * sx);
+}
+
+double SpectralLadder::slope_se() const {
+  if (se_.empty()) return 0;
+  double sw = 0, sx = 0, sxx = 0;
+  for (std::size_t i = 0; i < widths_.size(); ++i) {
+    const double w = se_[i] > 0 ? std::pow(distance_[i] / se_[i], 2) : 1e12;
+    const double x = std::log(static_cast<double>(widths_[i]));
+    sw += w, sx += w * x, sxx += w * x * x;
+  }
+  return std::sqrt(sw / (sw * sxx - sx * sx));
 }
 
 void SpectralLadder::finish(Result& r) const {
-  Table t{"Kolmogorov distance, " + what_, {"n", "D_n"}, {}};
+  const bool trials = !se_.empty();
+  Table t{"Kolmogorov distance, " + what_, {"n", trials ? "mean D_n over samples" : "D_n"}, {}};
   for (std::size_t i = 0; i < widths_.size(); ++i)
-    t.rows.push_back({std::to_string(widths_[i]), fmt_double(distance_[i], 4)});
-  const double b = slope();
-  t.rows.push_back({"fitted exponent b", fmt_double(b, 3)});
+    t.rows.push_back({std::to_string(widths_[i]),
+                      trials ? fmt_double(distance_[i], 4) + " ± " + fmt_double(se_[i], 2) : fmt_double(distance_[i], 4)});
+  const double b = slope(), se = slope_se();
+  t.rows.push_back({"fitted exponent b", trials ? fmt_double(b, 3) + " ± " + fmt_double(se, 2) : fmt_double(b, 3)});
   r.tables.push_back(std::move(t));
   r.extra["kolmogorov"][what_] = {{"widths", widths_}, {"distance", distance_}, {"exponent", b}};
-  if (!(b <= rule_.max_slope) || !(distance_.back() <= rule_.max_distance))
+  if (trials) r.extra["kolmogorov"][what_]["distance_se"] = se_, r.extra["kolmogorov"][what_]["exponent_se"] = se;
+  const double bound = rule_.max_slope + 3 * se;
+  if (!(b <= bound) || !(distance_.back() <= rule_.max_distance))
     r.failures.push_back(fmt::format("{}: Kolmogorov distance {} at n = {} with fitted exponent {:.2f} (rule: <= {} "
-                                     "and exponent <= {})",
+                                     "and exponent <= {:.2f})",
                                      what_, fmt_double(distance_.back(), 3), widths_.back(), b, rule_.max_distance,
-                                     rule_.max_slope));
+                                     bound));
 }
 
 Figure SpectralLadder::figure(const std::string& name) const {

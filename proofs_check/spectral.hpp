@@ -29,6 +29,12 @@ class SpectralLadder {
   /// Adds the spectrum sampled at width n against the law with this CDF and at most one atom.
   void add(long n, std::vector<double> eigenvalues, const std::function<double(double)>& cdf, double atom_at = 0,
            double atom_mass = 0);
+  /// Adds several independent samples at width n: D_n is then the mean of their distances, with its standard
+  /// error, and the exponent must satisfy b <= max_slope + 3 se(b) (weighted least squares on log D_n). For spectra
+  /// whose finite-n error has a random part common to a whole sample (the variance of one input through the layers
+  /// moves a tanh network's spectrum by O(n^-1/2)), where three pooled distances are too noisy for a slope.
+  void add_trials(long n, const std::vector<std::vector<double>>& samples, const std::function<double(double)>& cdf,
+                  double atom_at = 0, double atom_mass = 0);
   /// Appends the table of distances and, if the rule fails, a failure line to `r`.
   void finish(Result& r) const;
   Figure figure(const std::string& name) const;
@@ -41,7 +47,9 @@ class SpectralLadder {
   SpectralRule rule_;
   std::vector<long> widths_;
   std::vector<double> distance_;
+  std::vector<double> se_;  // standard errors of distance_ (add_trials only)
   std::vector<double> last_;
+  double slope_se() const;
 };
 
 /// log-log plot of the rms error of each ladder against the width, with a n^-1/2 guide.
