@@ -142,7 +142,7 @@ void check_density_against_moments(const NetworkSpec& net) {
 }
 }  // namespace
 
-TEST_CASE("spectra: smooth activations (tanh, erf): the density integrates to 1 and reproduces the exact moments") {
+TEST_CASE("spectra: smooth activations (tanh, erf, sigmoid): the density integrates to 1 and reproduces the exact moments") {
   // tanh (1.5, 0.05) is ordered (chi = 0.94); erf (2, 0.05) chaotic (chi = 1.15) with an attracting q_star.
   for (Weights w : {Weights::gaussian, Weights::orthogonal}) {
     for (int L : {1, 5, 20, 50})
@@ -151,6 +151,9 @@ TEST_CASE("spectra: smooth activations (tanh, erf): the density integrates to 1 
     for (int L : {1, 5, 20, 50})
       check_density_against_moments(
           {.activation = "erf", .weight_variance = 2, .bias_variance = 0.05, .depth = L, .weights = w});
+    for (int L : {1, 50})
+      check_density_against_moments(
+          {.activation = "sigmoid", .weight_variance = 4, .bias_variance = 0.05, .depth = L, .weights = w});
   }
 }
 
