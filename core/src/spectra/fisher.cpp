@@ -15,15 +15,24 @@
 // and G(z) = (1 + m_L) / (z - qhat_{L-1}). For D^2 ~ (1 - p) delta_0 + p delta_{d1} (relu, hard_tanh, linear, abs)
 //   g(m) = d1 (p + m)                (Gaussian: S_MP(m) = 1 / (1 + m))
 //   g(m) = d1 (p + m) / (1 + m)      (Haar orthogonal)
-// so the system is polynomial and local (row l touches the unknowns of levels l - 1 and l). It is solved by a
-// continuation in z certified at every step by Krawczyk's test (Krawczyk 1969; Moore, Kearfott & Cloud,
-// "Introduction to Interval Analysis", 2009, Thm 8.2): with Y ~ F'(x0)^{-1} and a box B = {|x_i - x0_i| <= r_i},
-//   |Y F(x0; z)|_i + sum_j |I - Y F'(B)|_ij r_j < r_i  for every i
-// proves that F(., z) has exactly one root in B. z enters B_L alone and additively, so the bound
-// |Y F(x0; z_a)| + |z_b - z_a| |Y e_L| covers every z of a segment [z_a, z_b] at once: the root at z_b is the
-// analytic continuation of the root at z_a. The start, at z0 = i 10^4 R (R a rigorous bound of the support),
-// uses a box that contains explicit a priori disks around the true branch (|psi_mu(w)| <= |w| R / (1 - |w| R)).
-// The tests run in double (rounding of Y F'(x0) is bounded by 8 n eps |Y| |F'(x0)|); not interval arithmetic.
+// so the system is polynomial and local (row l touches the unknowns of levels l - 1 and l): its Jacobian is a band
+// matrix (|i - j| <= 2), factored in O(n). Orthogonal weights use w_l = 1/(1 + m_l) instead of m_l: every form is then
+// a quadratic polynomial, and an atom of nu_L (a pole of m_L) is a simple zero of w_L.
+//
+// Continuation (ChainSolver). The branch is followed from z = infinity, where the far form (u_l = 1/zeta_l, parameter
+// s = 1/z) has the exact root u = 0, m = 0 with a unit-triangular Jacobian, along real s to an anchor 2^e above the
+// support, then in z. Every step is certified by Krawczyk's test (Krawczyk 1969; Moore, Kearfott & Cloud,
+// "Introduction to Interval Analysis", 2009, Thm 8.2) on a tube around the Newton predictor (Duff & Lee, "Certified
+// homotopy tracking using the Krawczyk method", 2024): for t in [0, 1] and the box B(t) of radii r around
+// x0 + t dx at z_a + t (z_b - z_a), with Y ~ F'(x0)^{-1},
+//   sup_t |Y F(x0 + t dx)|_i + sum_j sup_t |I - Y F'(B(t))|_ij r_j < r_i  for every i
+// proves one root in B(t) for each t, analytic in t; B(0) contains the enclosure of the previous root, so the root
+// reached is the analytic continuation of the true branch. Because F is quadratic, F(x0 + t dx) and F'(B(t)) are
+// exact polynomials in t: the motion enters through the matrix Y F'' [dx] and the vector Y F''[dx, dx], computed with
+// their cancellations (zeta_l and m_l move together), and only the O(r^2) remainder is bounded in absolute values.
+// At each accepted root a second test on a small box (inside the box where the root is known to be unique) gives a
+// tight enclosure, which bounds the error of the density. The tests run in double with explicit rounding terms
+// (8 eps per row sum); not interval arithmetic.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
@@ -31,9 +40,11 @@
 
 #include "two_precisions.hpp"
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <complex>
 #include <limits>
@@ -106,237 +117,593 @@ struct Chain {
   std::vector<double> Rlev;  // the support of nu_l lies in [0, Rlev[l]]
 
   int n() const { return 2 * (L - 1); }
-  static int im(int l) { return 2 * (l - 2); }      // m_l, l = 2..L
-  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j, j = 1..L-1
-  cplx g(int l, cplx m) const { return orth ? d1[l] * (p[l] + m) / (1.0 + m) : d1[l] * (p[l] + m); }
-  cplx dg(int l, cplx m) const { return orth ? d1[l] * (1 - p[l]) / ((1.0 + m) * (1.0 + m)) : cplx(d1[l]); }
+  static int iy(int l) { return 2 * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
+  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
 };
 
 using VecC = Eigen::VectorXcd;
-using MatC = Eigen::MatrixXcd;
+
+// Row i of a System is sum_t c_t prod_{a in S_t} x_a, each S_t a set of at most three distinct indices in [0, n];
+// index n is the continuation parameter (z, or s = 1/z). Every form of the chain is multilinear, so the variation
+// of F' over a box has an exact bound (|prod (x0_a + d_a) - prod x0_a| <= prod (|x0_a| + r_a) - prod |x0_a|), and F
+// is affine in the parameter.
+struct Mono {
+  double c = 0;
+  int k = 0;
+  std::array<int, 3> a{};
+};
+
+struct System {
+  int n = 0;
+  std::vector<std::vector<Mono>> rows;
+  void add(int row, double c, std::initializer_list<int> vars) {
+    Mono m;
+    m.c = c;
+    for (int v : vars) m.a[m.k++] = v;
+    rows[row].push_back(m);
+  }
+};
+
+// LU with partial pivoting of a band matrix with KL sub- and KU super-diagonals (LAPACK's gbtf2): the chain's
+// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2.
+class BandLU {
+ public:
+  static constexpr int KL = 2, KU = 2, W = 2 * KL + KU + 1;
+  explicit BandLU(int n = 0) : n_(n), a_(static_cast<std::size_t>(n) * W), l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
+  int n() const { return n_; }
+  // Entry (i, j) for j - i in [-KL, KL + KU] (the upper part widens by KL through the row interchanges).
+  cplx& at(int i, int j) { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
+  const cplx& at(int i, int j) const { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
+  bool factor() {
+    for (int k = 0; k < n_; ++k) {
+      const int last = std::min(n_ - 1, k + KL), right = std::min(n_ - 1, k + KL + KU);
+      int p = k;
+      for (int i = k + 1; i <= last; ++i)
+        if (std::abs(at(i, k)) > std::abs(at(p, k))) p = i;
+      if (!(std::abs(at(p, k)) > 0) || !std::isfinite(std::abs(at(p, k)))) return false;
+      piv_[k] = p;
+      if (p != k)
+        for (int j = k; j <= right; ++j) std::swap(at(k, j), at(p, j));
+      const cplx inv = 1.0 / at(k, k);
+      for (int i = k + 1; i <= last; ++i) {
+        const cplx f = at(i, k) * inv;
+        l_[static_cast<std::size_t>(k) * KL + (i - k - 1)] = f;
+        at(i, k) = 0;
+        for (int j = k + 1; j <= right; ++j) at(i, j) -= f * at(k, j);
+      }
+    }
+    return true;
+  }
+  // b <- A^{-1} b; `first` is the index of b's first non-zero entry (a unit vector skips the leading work).
+  void solve(cplx* b, int first = 0) const {
+    for (int k = std::max(0, first - KL); k < n_; ++k) {
+      if (piv_[k] != k) std::swap(b[k], b[piv_[k]]);
+      const int last = std::min(n_ - 1, k + KL);
+      for (int i = k + 1; i <= last; ++i) b[i] -= l_[static_cast<std::size_t>(k) * KL + (i - k - 1)] * b[k];
+    }
+    for (int i = n_ - 1; i >= 0; --i) {
+      cplx s = b[i];
+      const int right = std::min(n_ - 1, i + KL + KU);
+      for (int j = i + 1; j <= right; ++j) s -= at(i, j) * b[j];
+      b[i] = s / at(i, i);
+    }
+  }
+
+ private:
+  int n_;
+  std::vector<cplx> a_, l_;
+  std::vector<int> piv_;
+};
 
 class ChainSolver {
  public:
-  struct Point {
-    cplx z;
+  // A certified root: x at parameter par, and radii enc with |x_true - x|_i <= enc_i for the root on the branch
+  // continued from z = infinity; h is the step length to try next.
+  struct State {
+    cplx par;
     VecC x;
+    std::vector<double> enc;
+    VecC box_c;                 // a box {|x - box_c| <= box_r} in which the root at par is unique (empty: none known)
+    std::vector<double> box_r;
+    double h = 0;
+    bool tight = false;         // enc is already the tight enclosure (see tighten)
   };
+  using Point = State;  // in the near form: par = z, x = (y_l, zeta_{l-1}) per level
 
-  explicit ChainSolver(Chain c) : c_(std::move(c)) {}
+  explicit ChainSolver(Chain c) : c_(std::move(c)) {
+    near_ = build(false);
+    far_ = build(true);
+  }
   const Chain& chain() const { return c_; }
 
-  cplx m(const VecC& x, int l) const { return l == 1 ? cplx(0) : x[Chain::im(l)]; }
-  cplx zeta(const VecC& x, int j, cplx z) const { return j == c_.L ? z : x[Chain::iz(j)]; }
-
-  VecC F(const VecC& x, cplx z) const {
-    VecC f(c_.n());
+  // The two forms of the chain (shared/MATH.md, "The Fisher information spectrum"; see the top of this file).
+  //   Gaussian, near (y = m, v = zeta, parameter z = zeta_L):
+  //     A_l: (1 + m_l)(zeta_{l-1} - q_{l-2}) - zeta_{l-1}(1 + m_{l-1})      B_l: zeta_l - q_{l-1} - s d (p + m_l) zeta_{l-1}
+  //   Gaussian, far (y = m, v = u = 1/zeta, parameter s = u_L = 1/z): A_l / zeta_{l-1} and B_l u_l u_{l-1}:
+  //     m_l - m_{l-1} - q_{l-2} u_{l-1}(1 + m_l)                            u_{l-1} - q_{l-1} u_l u_{l-1} - s d u_l (p + m_l)
+  //   orthogonal, y = w = 1/(1 + m), so that g(m) = d (p + m)/(1 + m) = d (1 - (1 - p) w) and an atom of nu_L (a pole
+  //   of m) is a simple zero of w_L:
+  //     near: zeta_{l-1} w_l - (zeta_{l-1} - q_{l-2}) w_{l-1}              zeta_l - q_{l-1} - s d zeta_{l-1} (1 - (1 - p) w_l)
+  //     far:  w_l - (1 - q_{l-2} u_{l-1}) w_{l-1}                           u_{l-1} - q_{l-1} u_l u_{l-1} - s d u_l (1 - (1 - p) w_l)
+  //   with m_1 = 0 (w_1 = 1). All multilinear. At s = 0 the far form has the exact root u = 0, m = 0 (w = 1), where its
+  //   Jacobian is triangular with unit diagonal: the branch of z = infinity, the only one analytic there.
+  System build(bool far) const {
+    System S;
+    const int n = c_.n();
+    S.n = n;
+    S.rows.resize(n);
+    const double s2 = c_.sigma2;
     for (int l = 2; l <= c_.L; ++l) {
-      const cplx zm = zeta(x, l - 1, z), ml = m(x, l), mp = m(x, l - 1);
-      f[2 * (l - 2)] = (1.0 + ml) * (zm - c_.qh[l - 2]) - zm * (1.0 + mp);
-      f[2 * (l - 2) + 1] = zeta(x, l, z) - c_.qh[l - 1] - c_.sigma2 * zm * c_.g(l, ml);
+      const int ra = Chain::iy(l), rb = ra + 1;
+      const int y = Chain::iy(l), yp = l >= 3 ? Chain::iy(l - 1) : -1, v = Chain::iz(l - 1);
+      const int vn = l < c_.L ? Chain::iz(l) : n;  // zeta_l (u_l); the parameter at l = L
+      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1], sd = s2 * c_.d1[l], p = c_.p[l];
+      if (!c_.orth && !far) {
+        S.add(ra, 1, {y, v});
+        S.add(ra, -q0, {y});
+        S.add(ra, -q0, {});
+        if (yp >= 0) S.add(ra, -1, {v, yp});
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd * p, {v});
+        S.add(rb, -sd, {v, y});
+      } else if (!c_.orth && far) {
+        S.add(ra, 1, {y});
+        if (yp >= 0) S.add(ra, -1, {yp});
+        S.add(ra, -q0, {v});
+        S.add(ra, -q0, {v, y});
+        S.add(rb, 1, {v});
+        S.add(rb, -q1, {vn, v});
+        S.add(rb, -sd * p, {vn});
+        S.add(rb, -sd, {vn, y});
+      } else if (!far) {
+        S.add(ra, 1, {v, y});
+        if (yp >= 0) {
+          S.add(ra, -1, {v, yp});
+          S.add(ra, q0, {yp});
+        } else {
+          S.add(ra, -1, {v});
+          S.add(ra, q0, {});
+        }
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd, {v});
+        S.add(rb, sd * (1 - p), {v, y});
+      } else {
+        S.add(ra, 1, {y});
+        if (yp >= 0) {
+          S.add(ra, -1, {yp});
+          S.add(ra, q0, {v, yp});
+        } else {
+          S.add(ra, -1, {});
+          S.add(ra, q0, {v});
+        }
+        S.add(rb, 1, {v});
+        S.add(rb, -q1, {vn, v});
+        S.add(rb, -sd, {vn});
+        S.add(rb, sd * (1 - p), {vn, y});
+      }
     }
+    return S;
+  }
+
+  // ---- evaluation
+  static cplx val(const VecC& x, cplx par, int n, int a) { return a == n ? par : x[a]; }
+
+  // F(x; par), and for each row the sum of |terms| (for the rounding bound).
+  static void eval(const System& S, const VecC& x, cplx par, VecC& f, std::vector<double>* mag = nullptr) {
+    f.resize(S.n);
+    if (mag) mag->assign(S.n, 0.0);
+    for (int i = 0; i < S.n; ++i) {
+      cplx s = 0;
+      double g = 0;
+      for (const Mono& m : S.rows[i]) {
+        cplx t = m.c;
+        for (int k = 0; k < m.k; ++k) t *= val(x, par, S.n, m.a[k]);
+        s += t;
+        g += std::abs(t);
+      }
+      f[i] = s;
+      if (mag) (*mag)[i] = g;
+    }
+  }
+
+  // dF/dpar at x (F is affine in the parameter).
+  static VecC dpar(const System& S, const VecC& x, cplx par) {
+    VecC f = VecC::Zero(S.n);
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i]) {
+        bool has = false;
+        cplx t = m.c;
+        for (int k = 0; k < m.k; ++k) {
+          if (m.a[k] == S.n) has = true;
+          else t *= val(x, par, S.n, m.a[k]);
+        }
+        if (has) f[i] += t;
+      }
     return f;
   }
 
-  MatC J(const VecC& x, cplx z) const {
-    const int n = c_.n();
-    MatC J = MatC::Zero(n, n);
-    for (int l = 2; l <= c_.L; ++l) {
-      const int ra = 2 * (l - 2), rb = ra + 1;
-      const cplx zm = zeta(x, l - 1, z), ml = m(x, l), mp = m(x, l - 1);
-      J(ra, Chain::im(l)) = zm - c_.qh[l - 2];
-      J(ra, Chain::iz(l - 1)) = ml - mp;
-      if (l >= 3) J(ra, Chain::im(l - 1)) = -zm;
-      if (l < c_.L) J(rb, Chain::iz(l)) = 1.0;
-      J(rb, Chain::iz(l - 1)) = -c_.sigma2 * c_.g(l, ml);
-      J(rb, Chain::im(l)) = -c_.sigma2 * zm * c_.dg(l, ml);
-    }
-    return J;
+  // The Jacobian in band storage.
+  static void jacobian(const System& S, const VecC& x, cplx par, BandLU& J) {
+    J = BandLU(S.n);
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) {
+          const int j = m.a[k];
+          if (j == S.n) continue;
+          cplx t = m.c;
+          for (int kk = 0; kk < m.k; ++kk)
+            if (kk != k) t *= val(x, par, S.n, m.a[kk]);
+          J.at(i, j) += t;
+        }
   }
 
-  // Newton at fixed z until the correction is below 1e-15 (relative) or stops decreasing (rounding, near an edge);
-  // false when it does not settle.
-  bool polish(Point& p, int iters = 30) const {
+  // v_i = sum_j sup |F'_ij(x; par) - F'_ij(x0; par0)| r_j over |x - x0| <= R (componentwise), |par - par0| <= Rpar.
+  static std::vector<double> variation(const System& S, const VecC& x0, cplx par0, const std::vector<double>& R,
+                                       double Rpar, const std::vector<double>& r) {
+    std::vector<double> v(S.n, 0.0);
+    auto ab = [&](int a) { return a == S.n ? std::abs(par0) : std::abs(x0[a]); };
+    auto rad = [&](int a) { return a == S.n ? Rpar : R[a]; };
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) {
+          const int j = m.a[k];
+          if (j == S.n || m.k == 1) continue;
+          double hi = 1, lo = 1;
+          for (int kk = 0; kk < m.k; ++kk)
+            if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
+          v[i] += std::abs(m.c) * (hi - lo) * r[j];
+        }
+    return v;
+  }
+
+  // Newton at fixed parameter from x, at most `iters` steps, until the correction stops shrinking or reaches rounding.
+  static bool newton(const System& S, VecC& x, cplx par, int iters = 4) {
     double last = std::numeric_limits<double>::infinity();
+    VecC f;
+    BandLU J;
     for (int it = 0; it < iters; ++it) {
-      const VecC f = F(p.x, p.z);
-      Eigen::PartialPivLU<MatC> lu(J(p.x, p.z));
-      const VecC d = lu.solve(f);
-      if (!d.allFinite()) return false;
+      eval(S, x, par, f);
+      jacobian(S, x, par, J);
+      if (!J.factor()) return false;
+      J.solve(f.data());
+      if (!f.allFinite()) return false;
       double rel = 0;
-      for (int i = 0; i < d.size(); ++i) rel = std::max(rel, std::abs(d[i]) / scale(p.x, i));
-      if (rel >= last && rel < 1e-8) return true;  // rounding level reached
-      p.x -= d;
-      if (rel < 1e-15) return true;
+      for (int i = 0; i < S.n; ++i) rel = std::max(rel, std::abs(f[i]) / (std::abs(x[i]) + 1e-300));
+      if (rel >= last) return true;  // rounding level
+      x -= f;
+      if (rel < 4 * kEps) return true;
       last = rel;
-    }
-    return false;
-  }
-
-  double scale(const VecC& x, int i) const {
-    return (i % 2 == 0) ? std::max({std::abs(x[i]), std::abs(1.0 + x[i]), 1e-3})
-                        : std::max(std::abs(x[i]), 1e-3 * c_.qh.back());
-  }
-
-  // Krawczyk's test for the segment [p.z, z_to] on the box of radii r (at least `floor` when given). On success
-  // `out` is the polished root at z_to.
-  bool krawczyk(const Point& p, cplx z_to, Point& out, const std::vector<double>* floor = nullptr) const {
-    const int n = c_.n();
-    const VecC& x0 = p.x;
-    const MatC J0 = J(x0, p.z);
-    Eigen::PartialPivLU<MatC> lu(J0);
-    const MatC Y = lu.inverse();
-    if (!Y.allFinite()) return false;
-    const VecC fa = F(x0, p.z);
-    VecC fb = fa;
-    fb[n - 1] += z_to - p.z;
-    const VecC delta = -(Y * fb);
-    const VecC Yfa = Y * fa;
-    const double dz = std::abs(z_to - p.z);
-    std::vector<double> r(n);
-    for (int i = 0; i < n; ++i) {
-      r[i] = 4 * std::abs(delta[i]) + 2 * dz * std::abs(Y(i, n - 1)) + 1e-13 * scale(x0, i);
-      if (floor) r[i] = std::max(r[i], (*floor)[i]);
-    }
-    // Delta_kj r_j: the variation of F' over the box, row by row.
-    std::vector<double> v(n, 0.0);
-    for (int l = 2; l <= c_.L; ++l) {
-      const int ra = 2 * (l - 2), rb = ra + 1;
-      const double rm = r[Chain::im(l)], rz = r[Chain::iz(l - 1)];
-      const double rmp = l >= 3 ? r[Chain::im(l - 1)] : 0.0;
-      // row A_l: d/dm_l = zeta - q (var rz), d/dzeta = m_l - m_{l-1} (var rm + rmp), d/dm_{l-1} = -zeta (var rz)
-      v[ra] = rz * rm + (rm + rmp) * rz + (l >= 3 ? rz * rmp : 0.0);
-      // row B_l: d/dzeta_{l-1} = -s g(m) (var s G1 rm), d/dm = -s zeta g'(m) (var s (rz G1 + |zeta0| G2 rm))
-      const cplx m0 = x0[Chain::im(l)], z0 = x0[Chain::iz(l - 1)];
-      double G1, G2;
-      if (c_.orth) {
-        const double dl = std::abs(1.0 + m0) - rm;
-        if (!(dl > 0)) return false;
-        const double a = c_.d1[l] * (1 - c_.p[l]);
-        G1 = a / (dl * dl);
-        G2 = 2 * a / (dl * dl * dl);
-      } else {
-        G1 = c_.d1[l];
-        G2 = 0;
-      }
-      v[rb] = c_.sigma2 * G1 * rm * rz + c_.sigma2 * (rz * G1 + std::abs(z0) * G2 * rm) * rm;
-    }
-    // |J0| r for the rounding bound of I - Y J0.
-    std::vector<double> jr(n, 0.0);
-    for (int i = 0; i < n; ++i)
-      for (int j = std::max(0, i - 3); j < std::min(n, i + 4); ++j) jr[i] += std::abs(J0(i, j)) * r[j];
-    const double gamma = 8.0 * n * kEps;
-    for (int i = 0; i < n; ++i) {
-      double s = std::abs(Yfa[i]) + dz * std::abs(Y(i, n - 1));
-      for (int k = 0; k < n; ++k) s += std::abs(Y(i, k)) * (v[k] + gamma * jr[k]);
-      if (!(s < r[i])) {
-        return false;
-      }
-    }
-    // The unique root at z_to lies in the box; Newton from x0 + delta refines it (kept only if it stays inside).
-    out.z = z_to;
-    out.x = x0 + delta;
-    Point refined = out;
-    if (polish(refined)) {
-      bool inside = true;
-      for (int i = 0; i < n; ++i) inside = inside && std::abs(refined.x[i] - x0[i]) <= r[i];
-      if (inside) out = refined;
     }
     return true;
   }
 
-  // Moves to z_to by certified segments, halving failed steps; throws convergence_error after `max_fails`
-  // failed tests in a row.
-  Point move(const Point& p, cplx z_to, int max_fails = 40) const {
-    Point cur = p, nxt;
-    double frac = 1;
+  // The inverse of F'(x0; par) and what Krawczyk's tests need of it.
+  struct Inverse {
+    int n = 0;
+    BandLU J0;
+    std::vector<cplx> Y;           // row-major
+    std::vector<double> aY, aE;    // |Y| and |I - Y J0| (computed)
+    VecC fa;                       // F(x0; par)
+    std::vector<double> mag;       // sum of |terms| of each row of F(x0; par)
+    VecC ya;                       // Y F(x0; par)
+    std::vector<double> Yrf;       // |Y| (rounding of F and of Y F)
+
+    VecC mul(const VecC& b) const {
+      VecC o(n);
+      for (int i = 0; i < n; ++i) {
+        cplx s = 0;
+        for (int k = 0; k < n; ++k) s += Y[static_cast<std::size_t>(i) * n + k] * b[k];
+        o[i] = s;
+      }
+      return o;
+    }
+    static std::vector<double> mul(int n, const std::vector<double>& M, const std::vector<double>& b) {
+      std::vector<double> o(n);
+      for (int i = 0; i < n; ++i) {
+        double s = 0;
+        const double* row = &M[static_cast<std::size_t>(i) * n];
+        for (int k = 0; k < n; ++k) s += row[k] * b[k];
+        o[i] = s;
+      }
+      return o;
+    }
+    std::vector<double> absJr(const std::vector<double>& r) const {
+      std::vector<double> o(n, 0.0);
+      for (int i = 0; i < n; ++i)
+        for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
+      return o;
+    }
+  };
+  static constexpr double kGamma = 8 * kEps;  // rounding of a row of at most 4 terms, with room
+
+  static bool invert(const System& S, const VecC& x0, cplx par, Inverse& I) {
+    const int n = S.n;
+    I.n = n;
+    jacobian(S, x0, par, I.J0);
+    BandLU lu = I.J0;
+    if (!lu.factor()) return false;
+    I.Y.assign(static_cast<std::size_t>(n) * n, cplx(0));
+    std::vector<cplx> col(n);
+    for (int j = 0; j < n; ++j) {
+      std::fill(col.begin(), col.end(), cplx(0));
+      col[j] = 1;
+      lu.solve(col.data(), j);
+      for (int i = 0; i < n; ++i) I.Y[static_cast<std::size_t>(i) * n + j] = col[i];
+    }
+    I.aY.resize(I.Y.size());
+    I.aE.resize(I.Y.size());
+    for (std::size_t k = 0; k < I.Y.size(); ++k) {
+      I.aY[k] = std::abs(I.Y[k]);
+      if (!std::isfinite(I.aY[k])) return false;
+    }
+    for (int i = 0; i < n; ++i)  // E = I - Y J0, J0 banded: column j has rows j - KU .. j + KL
+      for (int j = 0; j < n; ++j) {
+        cplx s = i == j ? cplx(1) : cplx(0);
+        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+          s -= I.Y[static_cast<std::size_t>(i) * n + k] * I.J0.at(k, j);
+        I.aE[static_cast<std::size_t>(i) * n + j] = std::abs(s);
+      }
+    eval(S, x0, par, I.fa, &I.mag);
+    I.ya = I.mul(I.fa);
+    std::vector<double> rf(n);
+    for (int i = 0; i < n; ++i) rf[i] = kGamma * (I.mag[i] + n * std::abs(I.fa[i]));
+    I.Yrf = Inverse::mul(n, I.aY, rf);
+    return true;
+  }
+
+  // The tight enclosure of the root at a.par: Krawczyk's test at that parameter alone on a small box B_t around a.x
+  // inside a.box (where the root is known to be unique, so the root found in B_t is the continued one). With Y the
+  // inverse at a.x the contraction is only rounding: enc ~ |Y F(a.x)|. Returns false when a has no box or it fails.
+  static bool tighten(const System& S, const State& a, const Inverse& I, std::vector<double>& enc) {
+    const int n = S.n;
+    if (a.box_r.empty()) return false;
+    std::vector<double> rt(n);
+    for (int i = 0; i < n; ++i) {
+      rt[i] = 3 * (std::abs(I.ya[i]) + I.Yrf[i]) + 4 * kEps * std::abs(a.x[i]) + 1e-300;
+      if (!(std::abs(a.x[i] - a.box_c[i]) + rt[i] < a.box_r[i])) return false;
+    }
+    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt);
+    std::vector<double> w(n);
+    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i];
+    const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, rt);
+    enc.resize(n);
+    for (int i = 0; i < n; ++i) {
+      enc[i] = (std::abs(I.ya[i]) + I.Yrf[i] + Er[i] + Yw[i]) * (1 + 4 * n * kEps);
+      if (!(enc[i] < rt[i])) return false;
+    }
+    return true;
+  }
+
+  // One certified step of the continuation from a (a root whose true value lies within a.enc) to parameter par_b:
+  // Krawczyk's test on a tube around the Newton predictor (Krawczyk 1969; Moore, Kearfott & Cloud 2009, Thm 8.2;
+  // the tube as in Duff & Lee, "Certified homotopy tracking using the Krawczyk method", 2024). With x0 = a.x,
+  // Y ~ F'(x0; par_a)^{-1}, dx = -Y F(x0; par_b) and, for t in [0, 1], par(t) = par_a + t (par_b - par_a),
+  // x(t) = x0 + t dx and the box B(t) = {|x - x(t)|_i <= r_i}: every form of the chain is a quadratic polynomial in
+  // (x, par), so exactly
+  //   F(x(t); par(t)) = F0 + t F1 + t^2 F2,   F'(x(t) + d; par(t)) = F'(x0; par_a) + t D1 + D[d]
+  // (D1 the derivative of F' along (dx, dpar), D[d] linear in d). Krawczyk's operator on B(t) lies inside B(t) for
+  // every t when
+  //   s_i = max(|Y F0|, |Y (F0 + F1)|)_i + |Y F2|_i + ((|E| + |Y D1|) r)_i + (|Y| (|D|[r] r + rounding))_i  <  r_i,
+  // E = I - Y F'(x0; par_a) computed. Then F(., par(t)) has exactly one root in B(t) for each t, analytic in t;
+  // r >= enc (the enclosure of the true root at par_a, first tightened by `tighten`) puts that root in B(0), so the
+  // root at par_b, within s of x0 + dx, is its continuation. Y D1 and Y F2 keep the cancellations of the actual motion
+  // (zeta_l and m_l move together); only the O(r^2) part is bounded in absolute values. Newton then refines the root.
+  // Rounding: every computed sum is bounded with kGamma (double arithmetic, not interval arithmetic).
+  // `start_enc` receives the tight enclosure of a (or a.enc).
+  bool step(const System& S, const State& a, cplx par_b, State& out, std::vector<double>* start_enc = nullptr) const {
+    const int n = S.n;
+    out.h = 0.25 * std::abs(par_b - a.par);
+    const VecC& x0 = a.x;
+    Inverse I;
+    if (!invert(S, x0, a.par, I)) return false;
+    std::vector<double> enc;
+    if (a.tight || !tighten(S, a, I, enc)) enc = a.enc;
+    if (start_enc) *start_enc = enc;
+    const cplx dp = par_b - a.par;
+    const VecC fp = dpar(S, x0, a.par);
+    const VecC dx = -(I.ya + dp * I.mul(fp));
+    // F1, F2 and D1 along e = (dx, dp); the rounding of F0, F1, F2
+    auto e_of = [&](int k) { return k == n ? dp : dx[k]; };
+    auto x_of = [&](int k) { return k == n ? a.par : x0[k]; };
+    VecC F1 = VecC::Zero(n), F2 = VecC::Zero(n);
+    std::vector<double> rnd(n), vr(n);
+    BandLU D1(n);
+    for (int i = 0; i < n; ++i) {
+      double m1 = 0, m2 = 0;
+      for (const Mono& m : S.rows[i]) {
+        if (m.k == 1) {
+          const cplx t = m.c * e_of(m.a[0]);
+          F1[i] += t, m1 += std::abs(t);
+        } else if (m.k == 2) {
+          const int p = m.a[0], q = m.a[1];
+          const cplx t1 = m.c * (e_of(p) * x_of(q) + x_of(p) * e_of(q)), t2 = m.c * e_of(p) * e_of(q);
+          F1[i] += t1, F2[i] += t2;
+          m1 += std::abs(m.c) * (std::abs(e_of(p) * x_of(q)) + std::abs(x_of(p) * e_of(q))), m2 += std::abs(t2);
+          if (p < n) D1.at(i, p) += m.c * e_of(q);
+          if (q < n) D1.at(i, q) += m.c * e_of(p);
+        }
+      }
+      rnd[i] = kGamma * (m1 + m2 + n * (std::abs(F1[i]) + std::abs(F2[i])));
+    }
+    const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
+    // |Y D1| (D1 banded like F')
+    std::vector<double> aM(static_cast<std::size_t>(n) * n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        cplx s = 0;
+        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+          s += I.Y[static_cast<std::size_t>(i) * n + k] * D1.at(k, j);
+        aM[static_cast<std::size_t>(i) * n + j] = std::abs(s);
+      }
+    const std::vector<double> Yrnd = Inverse::mul(n, I.aY, rnd);
+    std::vector<double> res(n), r(n), s(n), theta(n);
+    for (int i = 0; i < n; ++i) {
+      res[i] = std::max(std::abs(I.ya[i]), std::abs(y01[i])) + std::abs(y2[i]) + I.Yrf[i] + Yrnd[i];
+      r[i] = 2 * (res[i] + enc[i]) + 2 * kEps * std::abs(x0[i]) + 1e-300;
+    }
+    auto evaluate = [&]() {
+      // |D|[r] r: a monomial c x_p x_q varies F'_ip by c d_q and F'_iq by c d_p
+      std::vector<double> w(n, 0.0);
+      for (int i = 0; i < n; ++i)
+        for (const Mono& m : S.rows[i])
+          if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
+      const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
+      for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
+      const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, r), Mr = Inverse::mul(n, aM, r);
+      bool ok = true;
+      for (int i = 0; i < n; ++i) {
+        s[i] = (res[i] + Er[i] + Mr[i] + Yw[i]) * (1 + 4 * n * kEps);
+        theta[i] = Mr[i] / r[i];
+        ok = ok && s[i] < r[i];
+      }
+      return ok;
+    };
+    bool ok = false;
+    for (int tries = 0; tries < 4 && !ok; ++tries) {
+      ok = evaluate();
+      if (!std::all_of(s.begin(), s.end(), [](double t) { return std::isfinite(t); })) return false;
+      if (!ok)
+        for (int i = 0; i < n; ++i) r[i] = std::max(r[i], 1.5 * s[i]);
+    }
+    // next step length: the contraction |Y D1| grows like the step; aim at 1/2
+    const double th = *std::max_element(theta.begin(), theta.end());
+    const double dz = std::abs(dp);
+    out.h = dz * std::clamp(th > 0 ? 0.8 * 0.5 / th : 4.0, 0.25, 4.0);
+    if (!ok) return false;
+    const VecC c = x0 + dx;
+    VecC x1 = c;
+    newton(S, x1, par_b);
+    bool inside = x1.allFinite();
+    for (int i = 0; i < n && inside; ++i) inside = std::abs(x1[i] - c[i]) < (1 - 1e-6) * r[i];
+    out.x = inside ? x1 : c;
+    out.par = par_b;
+    out.enc.resize(n);
+    for (int i = 0; i < n; ++i) out.enc[i] = std::abs(out.x[i] - c[i]) + s[i] + 2 * kEps * std::abs(c[i]);
+    out.box_c = c;
+    out.box_r = r;
+    out.tight = false;
+    return true;
+  }
+
+  static std::vector<double> D1abs(const BandLU& D, const std::vector<double>& r) {
+    const int n = D.n();
+    std::vector<double> o(n, 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
+    return o;
+  }
+
+  // The tight enclosure of p's root (one inverse); p.enc when the test fails.
+  std::vector<double> certify(const Point& p) const {
+    Inverse I;
+    std::vector<double> enc;
+    if (invert(near_, p.x, p.par, I) && tighten(near_, p, I, enc)) return enc;
+    return p.enc;
+  }
+
+  // Moves to par_to by certified steps; a failed step is retried shorter; throws convergence_error after `max_fails`
+  // failures in a row. `start_enc` receives the tight enclosure of p from the first attempt.
+  State move_in(const System& S, const State& p, cplx par_to, int max_fails,
+                std::vector<double>* start_enc = nullptr) const {
+    State cur = p, nxt;
+    double h = cur.h > 0 ? cur.h : std::abs(par_to - cur.par);
     int fails = 0;
-    while (cur.z != z_to) {
-      const cplx target = frac >= 1 ? z_to : cur.z + frac * (z_to - cur.z);
-      if (target != z_to && std::abs(target - cur.z) <= 4 * kEps * std::abs(z_to)) frac = 0;  // no progress possible
-      if (frac > 0 && krawczyk(cur, target, nxt)) {
+    bool first = true;
+    if (start_enc) *start_enc = p.enc;
+    while (cur.par != par_to) {
+      const double d = std::abs(par_to - cur.par);
+      const cplx target = h >= d ? par_to : cur.par + (par_to - cur.par) * (h / d);
+      if (target != par_to && std::abs(target - cur.par) <= 8 * kEps * std::max(std::abs(cur.par), std::abs(par_to)))
+        fail(cur, "the step fell below the rounding level");
+      const double tried = std::min(h, d);
+      std::vector<double> enc;
+      const bool ok = step(S, cur, target, nxt, &enc);
+      if (first && start_enc) *start_enc = enc;
+      first = false;
+      cur.enc = enc;
+      cur.tight = true;
+      ++steps_;
+      if (ok) {
         cur = nxt;
         fails = 0;
-        frac = std::min(1.0, frac * 2);
-        if (frac >= 1 || std::abs(z_to - cur.z) < 1e-300) frac = 1;
+        h = target == par_to ? std::max(h, nxt.h) : nxt.h;
       } else {
-        frac *= 0.5;
-        if (++fails > max_fails || frac == 0) throw convergence_error("fisher_spectrum: the continuation could not certify a step near z = " +
-                                                    std::to_string(cur.z.real()) + " + " +
-                                                    std::to_string(cur.z.imag()) + "i", 0);
+        h = std::clamp(nxt.h, 0.125 * tried, 0.5 * tried);
+        if (++fails > max_fails) fail(cur, "Krawczyk's test failed " + std::to_string(fails) + " times in a row");
       }
     }
+    cur.h = h;
     return cur;
   }
 
-  // The certified start at z0 = i Y0.
-  Point start() const {
-    const int n = c_.n();
-    const cplx z0(0, std::pow(10.0, 3 + c_.L / 10) * c_.R);  // the a priori disks compound over the levels
-    // a priori disks, top down: |m_l| <= b_l, zeta_{l-1} in D(cz, rz)
-    std::vector<cplx> center(n);
-    std::vector<double> rad(n);
-    cplx czeta = z0;
-    double rzeta = 0;
-    for (int l = c_.L; l >= 2; --l) {
-      const double Rl = c_.Rlev[l];
-      // |w| <= 1 / (|zeta_l| - qhat_{l-1}); mu_l supported in [0, Rl - qhat_{l-1}]
-      const double lowz = std::abs(czeta) - rzeta - c_.qh[l - 1];
-      const double Rmu = Rl - c_.qh[l - 1];
-      if (!(lowz > 0)) throw convergence_error("fisher_spectrum: the start is not far enough from the support", 0);
-      const double w = 1 / lowz;
-      if (!(w * Rmu < 0.5)) throw convergence_error("fisher_spectrum: the start is not far enough from the support", 0);
-      const double b = w * Rmu / (1 - w * Rmu);
-      center[Chain::im(l)] = 0;
-      rad[Chain::im(l)] = b;
-      // zeta_{l-1} = (zeta_l - q) / (s g(m)), m in D(0, b): g(D) in D(gc, gr)
-      cplx gc;
-      double gr;
-      if (c_.orth) {
-        // d1 (p + m)/(1 + m) = d1 (1 - (1 - p)/(1 + m)); |1/(1+m) - 1| <= b / (1 - b)
-        gc = c_.d1[l] * c_.p[l];
-        gr = c_.d1[l] * (1 - c_.p[l]) * b / (1 - b);
-      } else {
-        gc = c_.d1[l] * c_.p[l];
-        gr = c_.d1[l] * b;
-      }
-      if (!(std::abs(gc) > gr)) throw convergence_error("fisher_spectrum: degenerate start (a layer with phi' = 0)", 0);
-      // 1/D(gc, gr) in D(conj(gc)/(|gc|^2 - gr^2), gr/(|gc|^2 - gr^2))
-      const double den = std::norm(gc) - gr * gr;
-      const cplx ic = std::conj(gc) / den;
-      const double ir = gr / den;
-      const cplx nc = (czeta - c_.qh[l - 1]) * ic / c_.sigma2;
-      const double nr = (std::abs(czeta - c_.qh[l - 1]) * ir + rzeta * std::abs(ic) + rzeta * ir) / c_.sigma2;
-      czeta = nc;
-      rzeta = nr * (1 + 1e-12) + 1e-300;
-      center[Chain::iz(l - 1)] = czeta;
-      rad[Chain::iz(l - 1)] = rzeta;
-    }
-    Point p{z0, VecC(n)};
-    for (int i = 0; i < n; ++i) p.x[i] = center[i];
-    if (!polish(p)) throw convergence_error("fisher_spectrum: Newton did not settle at the start", 0);
-    std::vector<double> floor(n);
-    for (int i = 0; i < n; ++i) floor[i] = std::abs(p.x[i] - center[i]) + rad[i];
-    Point out;
-    if (!krawczyk(p, z0, out, &floor))
-      throw convergence_error("fisher_spectrum: the start could not be certified (Krawczyk test failed)", 0);
-    return out;
+  [[noreturn]] void fail(const State& cur, const std::string& why) const {
+    throw convergence_error("fisher_spectrum: the continuation could not certify a step near z = " +
+                                std::to_string(cur.par.real()) + " + " + std::to_string(cur.par.imag()) + "i (" + why +
+                                ")",
+                            0);
   }
 
-  // The real branch through the innermost unknown: zeta_1 = t gives z = Phi(t) explicitly (m_1 = 0, then A_l and B_l
-  // solved for m_l and zeta_l in turn), with Phi'(t) by forward differentiation. The support edges are the
-  // critical values of Phi on the branch that the certified root outside the support lies on.
+  Point move(const Point& p, cplx z_to, int max_fails = 40, std::vector<double>* start_enc = nullptr) const {
+    return move_in(near_, p, z_to, max_fails, start_enc);
+  }
+
+  // The certified root on the real axis at z = 2^e (above the support, else throws): the far form from its exact
+  // root at s = 0 along real s to 2^-e, then zeta = 1/u (exact parameter: 1/2^-e = 2^e). The box of uniqueness
+  // carries over as the largest box inside the image of the far one.
+  Point start_at(int e) const {
+    const int n = c_.n();
+    State s0{0, VecC::Zero(n), std::vector<double>(n, 0.0), {}, {}, 0};
+    if (c_.orth)
+      for (int l = 2; l <= c_.L; ++l) s0.x[Chain::iy(l)] = 1;
+    State f = move_in(far_, s0, std::ldexp(1.0, -e), 40);
+    {
+      Inverse I;
+      std::vector<double> enc;
+      if (invert(far_, f.x, f.par, I) && tighten(far_, f, I, enc)) f.enc = enc;
+    }
+    Point p{std::ldexp(1.0, e), f.x, f.enc, f.box_c, f.box_r, 0};
+    for (int j = 1; j < c_.L; ++j) {
+      const int i = Chain::iz(j);
+      const double au = std::abs(f.x[i]);
+      // a disk about u inside the far box, away from 0: {|u' - u| <= rho} maps onto a disk containing
+      // {|zeta - 1/u| <= rho / (|u| (|u| + rho))}
+      const double rho = std::min(f.box_r[i] - std::abs(f.x[i] - f.box_c[i]), 0.5 * au);
+      if (!(au > 2 * f.enc[i]) || !(rho > f.enc[i])) fail(p, "zeta_" + std::to_string(j) + " not separated from infinity");
+      p.x[i] = 1.0 / f.x[i];
+      p.enc[i] = f.enc[i] / (au * (au - f.enc[i])) + 2 * kEps * std::abs(p.x[i]);
+      p.box_c[i] = p.x[i];
+      p.box_r[i] = rho / (au * (au + rho)) * (1 - 4 * kEps);
+    }
+    p.h = std::ldexp(1.0, e) * 0.1;
+    return p;
+  }
+
+  // The real branch through the innermost unknown: zeta_1 = t gives z = Phi(t) explicitly (A_l and B_l solved for
+  // y_l and zeta_l in turn), with Phi'(t) by forward differentiation. The support edges are the critical values of Phi
+  // on the branch that the certified root outside the support lies on.
   double shoot(double t, double& dphi) const {
-    double zeta = t, dzeta = 1, m = 0, dm = 0;
+    double zeta = t, dzeta = 1;
+    double y = c_.orth ? 1 : 0, dy = 0;  // m_1 = 0 (w_1 = 1)
     for (int l = 2; l <= c_.L; ++l) {
-      const double q0 = c_.qh[l - 2], den = zeta - q0;
-      // 1 + m_l = zeta (1 + m_{l-1}) / (zeta - q0)
-      const double a = 1 + m, opm = zeta * a / den;
-      const double dopm = (dzeta * a + zeta * dm) / den - zeta * a * dzeta / (den * den);
-      m = opm - 1, dm = dopm;
-      const double g = std::real(c_.g(l, m)), dg = std::real(c_.dg(l, m));
-      const double zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
-      dzeta = c_.sigma2 * (dzeta * g + zeta * dg * dm);
+      const double q0 = c_.qh[l - 2], sd = c_.sigma2 * c_.d1[l], p = c_.p[l];
+      double g, dg;
+      if (c_.orth) {
+        // w_l = (zeta - q0) w_{l-1} / zeta = (1 - q0/zeta) w_{l-1}
+        const double f = 1 - q0 / zeta, df = q0 * dzeta / (zeta * zeta);
+        const double yn = f * y, dyn = df * y + f * dy;
+        y = yn, dy = dyn;
+        g = 1 - (1 - p) * y, dg = -(1 - p) * dy;
+      } else {
+        // 1 + m_l = zeta (1 + m_{l-1}) / (zeta - q0)
+        const double den = zeta - q0, a = 1 + y, opm = zeta * a / den;
+        const double dopm = (dzeta * a + zeta * dy) / den - zeta * a * dzeta / (den * den);
+        y = opm - 1, dy = dopm;
+        g = p + y, dg = dy;
+      }
+      const double zn = c_.qh[l - 1] + sd * zeta * g;
+      dzeta = sd * (dzeta * g + zeta * dg);
       zeta = zn;
     }
     dphi = dzeta;
@@ -344,65 +711,92 @@ class ChainSolver {
   }
 
   // The edge reached from a certified real root p at x_out (outside the support) toward x_in (inside): the first
-  // critical point of Phi along the branch. NaN when it is not found between x_out and x_in.
+  // critical point of Phi along the branch. The march moves t by half the remaining distance to x_in in the
+  // linearization of Phi, so it overshoots the critical point (where Phi' -> 0) rather than jumping over poles; the
+  // bracket is accepted only where Phi is continuous. NaN when no edge is found between x_out and x_in.
   double edge_from(const Point& p, double x_in) const {
-    const double x_out = p.z.real();
+    const double x_out = p.par.real();
     const double t0 = p.x[Chain::iz(1)].real();
     if (!(std::abs(p.x[Chain::iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
     double d0;
     const double z0 = shoot(t0, d0);
-    if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0) return std::nan("");
-    const double dir = ((x_in - x_out) / d0) > 0 ? 1.0 : -1.0;
-    double step = std::abs(x_in - x_out) / std::abs(d0) * 0.25, ta = t0, tb = t0;
-    bool bracket = false;
-    for (int k = 0; k < 200 && !bracket; ++k) {
-      double d;
-      const double tn = ta + dir * step;
-      const double z = shoot(tn, d);
-      if (!std::isfinite(z) || !std::isfinite(d)) {
-        step *= 0.5;
-        continue;
+    if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0 || !std::isfinite(d0)) return std::nan("");
+    const double dir = x_in > x_out ? 1.0 : -1.0;
+    // the sign change of Phi' in [ta, tb], located by bisection: the edge when Phi is continuous there (else a pole)
+    auto locate = [&](double ta, double tb) {
+      for (int k = 0; k < 200 && std::abs(tb - ta) > 4 * kEps * std::max(std::abs(ta), std::abs(tb)); ++k) {
+        const double mid = 0.5 * (ta + tb);
+        double dm;
+        shoot(mid, dm);
+        ((dm > 0) == (d0 > 0) ? ta : tb) = mid;
       }
-      if ((d > 0) != (d0 > 0)) {
-        tb = tn, bracket = true;
-      } else {
-        ta = tn;
-        step *= 1.5;
+      double da, db;
+      const double za = shoot(ta, da), zb = shoot(tb, db);
+      if (!(std::abs(za - zb) <= 1e-9 * std::max(std::abs(za), std::abs(x_in - x_out)))) return std::nan("");
+      return 0.5 * (za + zb);
+    };
+    double t = t0, z = z0, d = d0;
+    for (int k = 0; k < 400; ++k) {
+      double dt = 0.5 * (x_in - z) / d;
+      bool moved = false;
+      for (int h = 0; h < 60 && !moved; ++h, dt *= 0.5) {
+        double dn;
+        const double tn = t + dt, zn = shoot(tn, dn);
+        if (!std::isfinite(zn) || !std::isfinite(dn)) continue;
+        if ((dn > 0) != (d0 > 0)) {
+          const double e = locate(t, tn);
+          if (std::isfinite(e) && (e - x_out) * (x_in - e) >= 0) return e;
+          continue;  // a pole, or a critical point beyond x_in: shorter
+        }
+        // a step along the branch: toward x_in, not past it, and consistent with the linearization (no pole crossed)
+        if ((zn - z) * dir > 0 && (x_in - zn) * dir > 0 && std::abs(zn - z - d * dt) <= 0.5 * std::abs(zn - z))
+          t = tn, z = zn, d = dn, moved = true;
       }
+      if (!moved) return std::nan("");
     }
-    if (!bracket) return std::nan("");
-    for (int k = 0; k < 200 && std::abs(tb - ta) > 4 * kEps * std::abs(ta); ++k) {
-      const double mid = 0.5 * (ta + tb);
-      double d;
-      shoot(mid, d);
-      ((d > 0) == (d0 > 0) ? ta : tb) = mid;
+    return std::nan("");
+  }
+
+  // G(z) = (1 + m_L)/(z - qhat_{L-1}) = 1/(w_L (z - qhat_{L-1})), and a bound of its error from the enclosure of y_L.
+  cplx cauchy(const Point& p, double* err = nullptr) const {
+    const int i = Chain::iy(c_.L);
+    const cplx y = p.x[i], den = p.par - c_.qh[c_.L - 1];
+    const double e = p.enc.empty() ? 0.0 : p.enc[i];
+    if (c_.orth) {
+      const cplx G = 1.0 / (y * den);
+      if (err) *err = std::abs(y) > e ? std::abs(G) * e / (std::abs(y) - e) : std::numeric_limits<double>::infinity();
+      return G;
     }
-    double d;
-    const double e = shoot(0.5 * (ta + tb), d);
-    const bool between = (e - x_out) * (x_in - e) >= 0;
-    return between ? e : std::nan("");
+    if (err) *err = e / std::abs(den);
+    return (1.0 + y) / den;
   }
 
   // -Im G(x)/pi at a root on the real axis.
-  double density(const Point& p) const {
-    const cplx G = (1.0 + m(p.x, c_.L)) / (p.z - c_.qh[c_.L - 1]);
+  double density(const Point& p, double* err = nullptr) const {
+    double e = 0;
+    const cplx G = cauchy(p, &e);
+    if (err) *err = e / M_PI + 4 * kEps * std::abs(G) / M_PI;
     return std::max(0.0, -G.imag() / M_PI);
   }
 
-  // From a root at real x_a to real x_b: along the axis, else up and over.
-  Point slide(const Point& p, double xb) const {
+  // From a root at real x_a to real x_b: along the axis, else up and over. `start_enc`: as in move_in.
+  Point slide(const Point& p, double xb, std::vector<double>* start_enc = nullptr) const {
     try {
-      return move(p, cplx(xb, 0), 8);
+      return move(p, cplx(xb, 0), 8, start_enc);
     } catch (const convergence_error&) {
     }
-    const double h = std::max(std::abs(xb - p.z.real()), 1e-3 * c_.qh.back());
-    Point a = move(p, cplx(p.z.real(), h));
+    const double h = std::max(std::abs(xb - p.par.real()), 1e-3 * c_.qh.back());
+    Point a = move(p, cplx(p.par.real(), h));
     a = move(a, cplx(xb, h));
     return move(a, cplx(xb, 0));
   }
 
+  long steps() const { return steps_; }
+
  private:
   Chain c_;
+  System near_, far_;
+  mutable std::atomic<long> steps_{0};
 };
 
 // ------------------------------------------------------------------------------------------ the model
@@ -434,11 +828,21 @@ class FisherModel final : public SpectrumModel {
     double hi = c.R;
     for (std::size_t k = 0; k < moments_double.size(); ++k)
       hi = std::min(hi, 2 * std::pow(moments_double[k], 1.0 / (k + 1)) + 2 * lo);
-    ChainSolver::Point p = solver->move(solver->start(), cplx(hi, 0));
-    for (int k = 0; k < 200 && solver->density(p) > 0; ++k) {  // the guess was inside the support: go up
-      hi = std::min(c.R, 2 * hi);
-      p = solver->slide(p, hi);
+    // The anchor: a certified real root at hi = 2^e above the support, reached from z = infinity along the real
+    // axis (the far form). A guess inside the support cannot be certified (the path would cross the top edge, where
+    // the Jacobian is singular): then double it, up to the bound R.
+    int e = static_cast<int>(std::ceil(std::log2(hi)));
+    const int emax = static_cast<int>(std::ceil(std::log2(c.R)));
+    std::optional<ChainSolver::Point> start;
+    for (; e <= emax && !start; ++e) {
+      try {
+        start = solver->start_at(e);
+      } catch (const convergence_error&) {
+        if (e == emax) throw;
+      }
     }
+    ChainSolver::Point p = *start;
+    hi = p.par.real();
     anchor = p;
     constexpr int M = 96;
     std::vector<double> xs(M), ds(M);
@@ -595,25 +999,35 @@ class FisherModel final : public SpectrumModel {
     return false;
   }
 
-  // Densities at ascending real points by one continuation along them (points at atoms give NaN).
-  std::vector<double> raw_densities(const std::vector<double>& xs) const {
+  // Densities at ascending real points by one continuation along them from the anchor (points at atoms give NaN),
+  // with the error bounds from the tight enclosures of the roots (err, when asked: the enclosure of a point comes
+  // free with the first step to the next one; the last point costs one more inverse).
+  std::vector<double> raw_densities(const std::vector<double>& xs, std::vector<double>* err = nullptr) const {
     std::vector<double> out(xs.size(), 0.0);
+    if (err) err->assign(xs.size(), 0.0);
     if (xs.empty() || all_atomic || !solver) return out;
-    ChainSolver::Point p = anchor ? *anchor : solver->start();
-    bool placed = anchor.has_value();
+    ensure_components();
+    ChainSolver::Point p = *anchor;
+    std::size_t prev = xs.size();  // the index of the density point p sits at
+    std::vector<double> enc;
+    auto error_at = [&](ChainSolver::Point q, const std::vector<double>& e) {
+      q.enc = e;
+      double er = 0;
+      solver->density(q, &er);
+      return er;
+    };
     for (std::size_t i = 0; i < xs.size(); ++i) {
       if (near_atom(xs[i])) {
         out[i] = std::numeric_limits<double>::quiet_NaN();
         continue;
       }
-      if (!placed) {
-        p = solver->move(p, cplx(xs[i], 0));
-        placed = true;
-      } else {
-        p = solver->slide(p, xs[i]);
-      }
+      const ChainSolver::Point at = p;
+      p = solver->slide(p, xs[i], err ? &enc : nullptr);
+      if (err && prev < xs.size()) (*err)[prev] = error_at(at, enc);
       out[i] = solver->density(p);
+      prev = i;
     }
+    if (err && prev < xs.size()) (*err)[prev] = error_at(p, solver->certify(p));
     return out;
   }
 
@@ -630,12 +1044,13 @@ class FisherModel final : public SpectrumModel {
       for (const auto& [a, b] : components) in = in || (xs[i] > a && xs[i] < b);
       if (in && std::isfinite(xs[i])) sorted.push_back(xs[i]), idx.push_back(i);
     }
-    const auto d = raw_densities(sorted);
+    std::vector<double> err;
+    const auto d = raw_densities(sorted, &err);
     std::vector<DensityValue> out(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) out[i].x = xs[i];
     for (std::size_t k = 0; k < idx.size(); ++k) {
       out[idx[k]].density = d[k];
-      out[idx[k]].error = 1e-13 * std::abs(d[k]) + 1e-15;
+      out[idx[k]].error = err[k];
     }
     return out;
   }
@@ -670,7 +1085,7 @@ class FisherModel final : public SpectrumModel {
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    constexpr int K = 34;
+    constexpr int K = 26;
     for (const auto& [a, b] : components) {
       const double H = 0.125 * (b - a);
       std::vector<double> lo, hi;
