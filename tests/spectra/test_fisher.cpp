@@ -186,8 +186,4 @@ TEST_CASE("fisher: bad input and what is not available gets a clear error") {
   const Spectrum t = fisher_spectrum({.activation = "tanh", .weight_variance = 1.5, .bias_variance = 0.05, .depth = 3});
   CHECK(t.moments(3).size() == 3);
   CHECK_THROWS_WITH_AS(t.support(), doctest::Contains("moments are exact"), convergence_error);
-  const Spectrum o = fisher_spectrum({.activation = "relu", .weight_variance = 2, .depth = 3,
-                                      .weights = Weights::orthogonal, .input_variance = Param(1.0)});
-  CHECK(o.exact_moments(3));
-  CHECK_THROWS_WITH_AS(o.density(4.0), doctest::Contains("orthogonal"), convergence_error);
 }
