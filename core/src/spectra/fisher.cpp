@@ -1140,7 +1140,26 @@ class FisherModel final : public SpectrumModel {
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    for (const auto& [a, b] : components) {
+    for (const auto& [a0, b0] : components) {
+      // An atom closer to an edge than 1e-7 of it (a near-critical atom: its mass a difference p_{l+1} - p_l of
+      // nearly equal probabilities) makes the density turn over at a scale below what double can certify near the
+      // edge, so the sliver next to it cannot come from panels and a power-law tail: its mass and mean are those of
+      // nu_L in a disk around the atom (contour integrals of G and z G through points 1e-5 |edge| away) less the atom's.
+      double a = a0, b = b0, sa = 0, sb = 0, la = a0, lb = b0;
+      for (const auto& at : atoms) {
+        const double tau = 1e-7 * std::abs(a0), r = std::max(1e-5 * std::abs(a0), 100 * std::abs(at.location - a0));
+        if (std::abs(at.location - a0) < tau && at.location + r < b0) {
+          sa = sliver_mass(at, r, la);
+          a = at.location + r;
+        }
+      }
+      for (const auto& at : atoms) {
+        const double tau = 1e-7 * std::abs(b0), r = std::max(1e-5 * std::abs(b0), 100 * std::abs(at.location - b0));
+        if (std::abs(at.location - b0) < tau && at.location - r > a) {
+          sb = sliver_mass(at, r, lb);
+          b = at.location - r;
+        }
+      }
       const double H = 0.125 * (b - a);
       // Halvings toward each edge: 34, or fewer so that the last panel stays 1e-9 |edge| away (closer, the root's
       // condition ~ (distance / |edge|)^{-1/2} leaves nothing certifiable in double; the geometric tail covers the rest).
@@ -1180,15 +1199,28 @@ class FisherModel final : public SpectrumModel {
       std::vector<Panel> panels(lo.size());
       for (std::size_t i = 0; i < lo.size(); ++i) panels[i].lo = lo[i], panels[i].hi = hi[i];
       evaluate(panels);
-      // The mass left at each edge: the panels halve toward it, so a power-law edge makes their masses a geometric
-      // series; add its sum as an extra node at the edge (so integrated_mass and moments_from_density see it).
-      auto tail = [](double nearest, double next) {
-        if (!(nearest > 0) || !(next > 0)) return 0.0;
-        const double r = nearest / next;
-        return r < 0.99 ? nearest * r / (1 - r) : 0.0;
+      // The mass left at each edge: the panels halve toward it, so near an edge where rho ~ (x - a)^beta (1 + g (x - a))
+      // the panel masses, nearest first, are m_k = A r^k (1 + s 2^k) (r = 2^{beta + 1}, s ~ g times the nearest width);
+      // three panels give A, r, s, and the panels beyond the nearest sum to A (1/(r - 1) + s/(2r - 1)). (With s = 0,
+      // the geometric series of a pure power law; the first-order term matters next to a regular point, e.g. the
+      // end of the contour sliver below, where the slope of rho moves the tail by ~0.5% of the nearest panel.)
+      auto tail = [](double m0, double m1, double m2) {
+        if (!(m0 > 0) || !(m1 > 0)) return 0.0;
+        const double q1 = m1 / m0, q2 = m2 / m1, R = q2 / q1;
+        double s = 0;
+        if (m2 > 0 && std::abs(R - 1) < 0.1) {
+          // 4 (R - 1) s^2 + (4R - 5) s + (R - 1) = 0, the root near 0
+          const double qa = 4 * (R - 1), qb = 4 * R - 5, qc = R - 1;
+          const double disc = qb * qb - 4 * qa * qc;
+          if (disc >= 0) s = (2 * qc) / (-qb + std::copysign(std::sqrt(disc), -qb));
+          if (!std::isfinite(s) || std::abs(s) > 0.1) s = 0;
+        }
+        const double r = q1 * (1 + s) / (1 + 2 * s), A = m0 / (1 + s);
+        return r > 1.01 ? A * (1 / (r - 1) + s / (2 * r - 1)) : 0.0;
       };
       const std::size_t P = panels.size();
-      const double ta = tail(panels[0].integral, panels[1].integral), tb = tail(panels[P - 1].integral, panels[P - 2].integral);
+      const double ta = tail(panels[0].integral, panels[1].integral, panels[2].integral),
+                   tb = tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
       // Panels whose 8-point rule is not converged are halved (orthogonal weights give densities with steep
       // shoulders inside the support). The estimate: the Legendre coefficients c_k of the interpolant at the nodes,
       // their decay from c_4, c_5 to c_6, c_7 extrapolated to degree 16, the first one the rule does not integrate.
@@ -1242,7 +1274,59 @@ class FisherModel final : public SpectrumModel {
       }
       tab.t.push_back(std::log(a)), tab.w.push_back(ta / a), tab.f.push_back(a);
       tab.t.push_back(std::log(b)), tab.w.push_back(tb / b), tab.f.push_back(b);
+      if (sa != 0) {
+        tab.t.push_back(std::log(la)), tab.w.push_back(sa / la), tab.f.push_back(la);
+        tab.panel_lo.push_back(std::log(a0)), tab.panel_hi.push_back(std::log(a)), tab.panel_integral.push_back(sa);
+      }
+      if (sb != 0) {
+        tab.t.push_back(std::log(lb)), tab.w.push_back(sb / lb), tab.f.push_back(lb);
+        tab.panel_lo.push_back(std::log(b)), tab.panel_hi.push_back(std::log(b0)), tab.panel_integral.push_back(sb);
+      }
     }
+  }
+
+  // The continuous mass within r of the atom `at`, and its mean (in `mean`): (1/2 pi i) times the integrals of G and
+  // z G around |z - x_a| = r, less the atom's; by G(conj z) = conj G(z), Im of the integrals over the upper half
+  // circle, over pi. The circle keeps r from the atom and the edge (G is analytic on it; across the support at
+  // x_a + r it continues analytically from above), so Gauss-Legendre in the angle converges geometrically: 4 and 8
+  // panels of 8 nodes must agree to 1e-13 of the continuous mass. Its nodes are reached by certified steps along the
+  // arc from x_a + r.
+  double sliver_mass(const Atom& at, double r, double& mean) const {
+    for (const auto& other : atoms)
+      if (&other != &at && std::abs(other.location - at.location) < 2 * r)
+        throw convergence_error("fisher_spectrum: two atoms (" + std::to_string(at.location) + ", " +
+                                    std::to_string(other.location) + ") next to an edge of the continuous part: its "
+                                    "mass there cannot be separated",
+                                0);
+    constexpr double gx[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+                              0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
+    constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+                              0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+    const double c = at.location;
+    // mass and first moment about c
+    auto integral = [&](int panels, double& m1) {
+      ChainSolver::Point p = solver->slide(*anchor, c + r);
+      cplx I0 = 0, I1 = 0;
+      for (int k = 0; k < panels; ++k)
+        for (int j = 0; j < 8; ++j) {
+          const double h = M_PI / panels, th = h * (k + 0.5) + 0.5 * h * gx[j];
+          const cplx e = std::polar(1.0, th), z = c + r * e;
+          p = solver->move(p, z);
+          const cplx t = 0.5 * h * gw[j] * solver->cauchy(p) * cplx(0, r) * e;
+          I0 += t, I1 += t * (r * e);
+        }
+      m1 = I1.imag() / M_PI;
+      return I0.imag() / M_PI;
+    };
+    double d4, d8;
+    const double m4 = integral(4, d4), m8 = integral(8, d8);
+    const double cm = 1 - std::accumulate(atoms.begin(), atoms.end(), 0.0, [](double s, const Atom& x) { return s + x.mass; });
+    if (!(std::abs(m8 - m4) <= 1e-13 * cm) || !(m8 - at.mass > 0))
+      throw convergence_error("fisher_spectrum: the contour integral around the atom at " + std::to_string(c) +
+                                  " did not converge (" + std::to_string(m4) + " vs " + std::to_string(m8) + ")",
+                              0);
+    mean = c + d8 / (m8 - at.mass);  // the atom sits at c: no first moment about c
+    return m8 - at.mass;
   }
 };
 
