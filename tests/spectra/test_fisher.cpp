@@ -253,6 +253,11 @@ TEST_CASE("fisher: orthogonal weights — the density integrates to the continuo
                                          .weights = Weights::orthogonal, .input_variance = Param(1.0)});
     check_mass_and_moments(sp);
   }
+  // with a bias, at the fixed point (every layer's law of D^2 the same: the would-be atoms have mass exactly 0 and
+  // sit on edges where the density blows up like an inverse square root)
+  const Spectrum sp = fisher_spectrum({.activation = "hard_tanh", .weight_variance = 1.5, .bias_variance = 0.05,
+                                       .depth = 10, .weights = Weights::orthogonal});
+  check_mass_and_moments(sp);
 }
 
 TEST_CASE("fisher: orthogonal weights — the limit CDF against sampled networks (Kolmogorov distance)") {
@@ -314,7 +319,9 @@ TEST_CASE("fisher: deep networks — relu L = 20, 50 and hard_tanh L = 20, Gauss
   };
   for (const Case c : {Case{"relu", 2, 20, Weights::gaussian}, Case{"relu", 2, 50, Weights::gaussian},
                        Case{"relu", 2, 20, Weights::orthogonal}, Case{"relu", 2, 50, Weights::orthogonal},
-                       Case{"hard_tanh", 1.5, 20, Weights::gaussian}, Case{"hard_tanh", 1.05, 20, Weights::orthogonal}}) {
+                       Case{"hard_tanh", 1.5, 20, Weights::gaussian}, Case{"hard_tanh", 1.05, 20, Weights::orthogonal},
+                       // an atom of mass 5.8e-7 3e-12 below the lower edge: the contour sliver
+                       Case{"hard_tanh", 1.5, 20, Weights::orthogonal}}) {
     CAPTURE(std::string(c.act));
     CAPTURE(c.s2);
     CAPTURE(c.L);
