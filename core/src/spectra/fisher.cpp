@@ -857,9 +857,11 @@ class FisherModel final : public SpectrumModel {
   // Components of the continuous part. A scan of 96 points from an anchor above the support down to just above
   // qhat_{L-1} (Theta >= qhat_{L-1} I), moving along the real axis where the continuation can be certified there: a
   // certified segment holds no edge (ChainSolver::along). Every other segment is refined: next to a point of a gap
-  // (real root, density 0 up to rounding) the edge is the critical value of the explicit real branch (edge_from);
-  // elsewhere the segment is halved. Segments left unresolved at 1e-13 of the span (a singular point inside the
-  // support) split the component there, so that the table grades its panels toward that point too.
+  // (real root, density 0 up to rounding) the edge is the critical value of the explicit real branch (edge_from), and
+  // the rest of the segment is refined from a probe 1e-4 of the way past the edge (that sliver is taken as support:
+  // a component narrower than it would be missed); elsewhere the segment is halved. Segments left unresolved at
+  // 1e-13 of the span (a singular point inside the support) split the component there, so that the table grades its
+  // panels toward that point too.
   void find_components() const {
     const Chain& c = solver->chain();
     const double lo = c.qh.back();
