@@ -15,15 +15,24 @@
 // and G(z) = (1 + m_L) / (z - qhat_{L-1}). For D^2 ~ (1 - p) delta_0 + p delta_{d1} (relu, hard_tanh, linear, abs)
 //   g(m) = d1 (p + m)                (Gaussian: S_MP(m) = 1 / (1 + m))
 //   g(m) = d1 (p + m) / (1 + m)      (Haar orthogonal)
-// so the system is polynomial and local (row l touches the unknowns of levels l - 1 and l). It is solved by a
-// continuation in z certified at every step by Krawczyk's test (Krawczyk 1969; Moore, Kearfott & Cloud,
-// "Introduction to Interval Analysis", 2009, Thm 8.2): with Y ~ F'(x0)^{-1} and a box B = {|x_i - x0_i| <= r_i},
-//   |Y F(x0; z)|_i + sum_j |I - Y F'(B)|_ij r_j < r_i  for every i
-// proves that F(., z) has exactly one root in B. z enters B_L alone and additively, so the bound
-// |Y F(x0; z_a)| + |z_b - z_a| |Y e_L| covers every z of a segment [z_a, z_b] at once: the root at z_b is the
-// analytic continuation of the root at z_a. The start, at z0 = i 10^4 R (R a rigorous bound of the support),
-// uses a box that contains explicit a priori disks around the true branch (|psi_mu(w)| <= |w| R / (1 - |w| R)).
-// The tests run in double (rounding of Y F'(x0) is bounded by 8 n eps |Y| |F'(x0)|); not interval arithmetic.
+// so the system is polynomial and local (row l touches the unknowns of levels l - 1 and l): its Jacobian is a band
+// matrix (|i - j| <= 2), factored in O(n). Orthogonal weights use w_l = 1/(1 + m_l) instead of m_l: every form is then
+// a quadratic polynomial, and an atom of nu_L (a pole of m_L) is a simple zero of w_L.
+//
+// Continuation (ChainSolver). The branch is followed from z = infinity, where the far form (u_l = 1/zeta_l, parameter
+// s = 1/z) has the exact root u = 0, m = 0 with a unit-triangular Jacobian, along real s to an anchor 2^e above the
+// support, then in z. Every step is certified by Krawczyk's test (Krawczyk 1969; Moore, Kearfott & Cloud,
+// "Introduction to Interval Analysis", 2009, Thm 8.2) on a tube around the Newton predictor (Duff & Lee, "Certified
+// homotopy tracking using the Krawczyk method", 2024): for t in [0, 1] and the box B(t) of radii r around
+// x0 + t dx at z_a + t (z_b - z_a), with Y ~ F'(x0)^{-1},
+//   sup_t |Y F(x0 + t dx)|_i + sum_j sup_t |I - Y F'(B(t))|_ij r_j < r_i  for every i
+// proves one root in B(t) for each t, analytic in t; B(0) contains the enclosure of the previous root, so the root
+// reached is the analytic continuation of the true branch. Because F is quadratic, F(x0 + t dx) and F'(B(t)) are
+// exact polynomials in t: the motion enters through the matrix Y F'' [dx] and the vector Y F''[dx, dx], computed with
+// their cancellations (zeta_l and m_l move together), and only the O(r^2) remainder is bounded in absolute values.
+// At each accepted root a second test on a small box (inside the box where the root is known to be unique) gives a
+// tight enclosure, which bounds the error of the density. The tests run in double with explicit rounding terms
+// (8 eps per row sum); not interval arithmetic.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
@@ -31,11 +40,14 @@
 
 #include "two_precisions.hpp"
 
-#include <Eigen/Dense>
+#include <Eigen/Core>
 
 #include <algorithm>
+#include <array>
+#include <atomic>
 #include <cmath>
 #include <complex>
+#include <functional>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -95,6 +107,18 @@ std::vector<T> fisher_moments(const std::vector<T>& qhat, const std::vector<std:
   return nu;
 }
 
+// Complex product and modulus for the inner loops: std::complex's operator* goes through the C99 inf/nan recovery
+// (__muldc3) and std::abs through hypot, which dominated the certified steps. The modulus is exact to an ulp (the
+// bounds that use it carry a (1 + 4 n eps) factor); outside [1e-150, 1e150] it falls back to std::abs.
+inline cplx cmul(cplx a, cplx b) {
+  return {a.real() * b.real() - a.imag() * b.imag(), a.real() * b.imag() + a.imag() * b.real()};
+}
+inline double cabs(cplx a) {
+  const double x = std::abs(a.real()), y = std::abs(a.imag()), m = std::max(x, y);
+  if (m > 1e150 || (m < 1e-150 && m > 0)) return std::abs(a);
+  return std::sqrt(x * x + y * y);
+}
+
 // ------------------------------------------------------------------------------------------ the chain system
 struct Chain {
   int L = 1;
@@ -103,240 +127,596 @@ struct Chain {
   std::vector<double> qh;    // qhat_0..qhat_{L-1}
   std::vector<double> p, d1;  // index l = 2..L: law of D_{l-1}^2 = (1 - p) delta_0 + p delta_d1
   double R = 1;              // the support of nu_L lies in [0, R]
-  std::vector<double> Rlev;  // the support of nu_l lies in [0, Rlev[l]]
 
   int n() const { return 2 * (L - 1); }
-  static int im(int l) { return 2 * (l - 2); }      // m_l, l = 2..L
-  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j, j = 1..L-1
-  cplx g(int l, cplx m) const { return orth ? d1[l] * (p[l] + m) / (1.0 + m) : d1[l] * (p[l] + m); }
-  cplx dg(int l, cplx m) const { return orth ? d1[l] * (1 - p[l]) / ((1.0 + m) * (1.0 + m)) : cplx(d1[l]); }
+  static int iy(int l) { return 2 * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
+  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
 };
 
 using VecC = Eigen::VectorXcd;
-using MatC = Eigen::MatrixXcd;
+
+// Row i of a System is sum_t c_t prod_{a in S_t} x_a, each S_t a set of at most three distinct indices in [0, n];
+// index n is the continuation parameter (z, or s = 1/z). Every form of the chain is multilinear, so the variation
+// of F' over a box has an exact bound (|prod (x0_a + d_a) - prod x0_a| <= prod (|x0_a| + r_a) - prod |x0_a|), and F
+// is affine in the parameter.
+struct Mono {
+  double c = 0;
+  int k = 0;
+  std::array<int, 3> a{};
+};
+
+struct System {
+  int n = 0;
+  std::vector<std::vector<Mono>> rows;
+  void add(int row, double c, std::initializer_list<int> vars) {
+    Mono m;
+    m.c = c;
+    for (int v : vars) m.a[m.k++] = v;
+    rows[row].push_back(m);
+  }
+};
+
+// LU with partial pivoting of a band matrix with KL sub- and KU super-diagonals (LAPACK's gbtf2): the chain's
+// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2.
+class BandLU {
+ public:
+  static constexpr int KL = 2, KU = 2, W = 2 * KL + KU + 1;
+  explicit BandLU(int n = 0) : n_(n), a_(static_cast<std::size_t>(n) * W), l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
+  int n() const { return n_; }
+  // Entry (i, j) for j - i in [-KL, KL + KU] (the upper part widens by KL through the row interchanges).
+  cplx& at(int i, int j) { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
+  const cplx& at(int i, int j) const { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
+  bool factor() {
+    for (int k = 0; k < n_; ++k) {
+      const int last = std::min(n_ - 1, k + KL), right = std::min(n_ - 1, k + KL + KU);
+      int p = k;
+      for (int i = k + 1; i <= last; ++i)
+        if (std::abs(at(i, k)) > std::abs(at(p, k))) p = i;
+      if (!(std::abs(at(p, k)) > 0) || !std::isfinite(std::abs(at(p, k)))) return false;
+      piv_[k] = p;
+      if (p != k)
+        for (int j = k; j <= right; ++j) std::swap(at(k, j), at(p, j));
+      const cplx inv = 1.0 / at(k, k);
+      for (int i = k + 1; i <= last; ++i) {
+        const cplx f = at(i, k) * inv;
+        l_[static_cast<std::size_t>(k) * KL + (i - k - 1)] = f;
+        at(i, k) = 0;
+        for (int j = k + 1; j <= right; ++j) at(i, j) -= cmul(f, at(k, j));
+      }
+    }
+    return true;
+  }
+  // b <- A^{-1} b; `first` is the index of b's first non-zero entry (a unit vector skips the leading work).
+  void solve(cplx* b, int first = 0) const {
+    for (int k = std::max(0, first - KL); k < n_; ++k) {
+      if (piv_[k] != k) std::swap(b[k], b[piv_[k]]);
+      const int last = std::min(n_ - 1, k + KL);
+      for (int i = k + 1; i <= last; ++i) b[i] -= cmul(l_[static_cast<std::size_t>(k) * KL + (i - k - 1)], b[k]);
+    }
+    for (int i = n_ - 1; i >= 0; --i) {
+      cplx s = b[i];
+      const int right = std::min(n_ - 1, i + KL + KU);
+      for (int j = i + 1; j <= right; ++j) s -= cmul(at(i, j), b[j]);
+      b[i] = s / at(i, i);
+    }
+  }
+
+ private:
+  int n_;
+  std::vector<cplx> a_, l_;
+  std::vector<int> piv_;
+};
 
 class ChainSolver {
  public:
-  struct Point {
-    cplx z;
+  // A certified root: x at parameter par, and radii enc with |x_true - x|_i <= enc_i for the root on the branch
+  // continued from z = infinity; h is the step length to try next.
+  struct State {
+    cplx par;
     VecC x;
+    std::vector<double> enc;
+    VecC box_c;                 // a box {|x - box_c| <= box_r} in which the root at par is unique (empty: none known)
+    std::vector<double> box_r;
+    double h = 0;
+    bool tight = false;         // enc is already the tight enclosure (see tighten)
   };
+  using Point = State;  // in the near form: par = z, x = (y_l, zeta_{l-1}) per level
 
-  explicit ChainSolver(Chain c) : c_(std::move(c)) {}
+  explicit ChainSolver(Chain c) : c_(std::move(c)) {
+    near_ = build(false);
+    far_ = build(true);
+  }
   const Chain& chain() const { return c_; }
 
-  cplx m(const VecC& x, int l) const { return l == 1 ? cplx(0) : x[Chain::im(l)]; }
-  cplx zeta(const VecC& x, int j, cplx z) const { return j == c_.L ? z : x[Chain::iz(j)]; }
-
-  VecC F(const VecC& x, cplx z) const {
-    VecC f(c_.n());
+  // The two forms of the chain (shared/MATH.md, "The Fisher information spectrum"; see the top of this file).
+  //   Gaussian, near (y = m, v = zeta, parameter z = zeta_L):
+  //     A_l: (1 + m_l)(zeta_{l-1} - q_{l-2}) - zeta_{l-1}(1 + m_{l-1})      B_l: zeta_l - q_{l-1} - s d (p + m_l) zeta_{l-1}
+  //   Gaussian, far (y = m, v = u = 1/zeta, parameter s = u_L = 1/z): A_l / zeta_{l-1} and B_l u_l u_{l-1}:
+  //     m_l - m_{l-1} - q_{l-2} u_{l-1}(1 + m_l)                            u_{l-1} - q_{l-1} u_l u_{l-1} - s d u_l (p + m_l)
+  //   orthogonal, y = w = 1/(1 + m), so that g(m) = d (p + m)/(1 + m) = d (1 - (1 - p) w) and an atom of nu_L (a pole
+  //   of m) is a simple zero of w_L:
+  //     near: zeta_{l-1} w_l - (zeta_{l-1} - q_{l-2}) w_{l-1}              zeta_l - q_{l-1} - s d zeta_{l-1} (1 - (1 - p) w_l)
+  //     far:  w_l - (1 - q_{l-2} u_{l-1}) w_{l-1}                           u_{l-1} - q_{l-1} u_l u_{l-1} - s d u_l (1 - (1 - p) w_l)
+  //   with m_1 = 0 (w_1 = 1). All multilinear. At s = 0 the far form has the exact root u = 0, m = 0 (w = 1), where its
+  //   Jacobian is triangular with unit diagonal: the branch of z = infinity, the only one analytic there.
+  System build(bool far) const {
+    System S;
+    const int n = c_.n();
+    S.n = n;
+    S.rows.resize(n);
+    const double s2 = c_.sigma2;
     for (int l = 2; l <= c_.L; ++l) {
-      const cplx zm = zeta(x, l - 1, z), ml = m(x, l), mp = m(x, l - 1);
-      f[2 * (l - 2)] = (1.0 + ml) * (zm - c_.qh[l - 2]) - zm * (1.0 + mp);
-      f[2 * (l - 2) + 1] = zeta(x, l, z) - c_.qh[l - 1] - c_.sigma2 * zm * c_.g(l, ml);
+      const int ra = Chain::iy(l), rb = ra + 1;
+      const int y = Chain::iy(l), yp = l >= 3 ? Chain::iy(l - 1) : -1, v = Chain::iz(l - 1);
+      const int vn = l < c_.L ? Chain::iz(l) : n;  // zeta_l (u_l); the parameter at l = L
+      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1], sd = s2 * c_.d1[l], p = c_.p[l];
+      if (!c_.orth && !far) {
+        S.add(ra, 1, {y, v});
+        S.add(ra, -q0, {y});
+        S.add(ra, -q0, {});
+        if (yp >= 0) S.add(ra, -1, {v, yp});
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd * p, {v});
+        S.add(rb, -sd, {v, y});
+      } else if (!c_.orth && far) {
+        S.add(ra, 1, {y});
+        if (yp >= 0) S.add(ra, -1, {yp});
+        S.add(ra, -q0, {v});
+        S.add(ra, -q0, {v, y});
+        S.add(rb, 1, {v});
+        S.add(rb, -q1, {vn, v});
+        S.add(rb, -sd * p, {vn});
+        S.add(rb, -sd, {vn, y});
+      } else if (!far) {
+        S.add(ra, 1, {v, y});
+        if (yp >= 0) {
+          S.add(ra, -1, {v, yp});
+          S.add(ra, q0, {yp});
+        } else {
+          S.add(ra, -1, {v});
+          S.add(ra, q0, {});
+        }
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd, {v});
+        S.add(rb, sd * (1 - p), {v, y});
+      } else {
+        S.add(ra, 1, {y});
+        if (yp >= 0) {
+          S.add(ra, -1, {yp});
+          S.add(ra, q0, {v, yp});
+        } else {
+          S.add(ra, -1, {});
+          S.add(ra, q0, {v});
+        }
+        S.add(rb, 1, {v});
+        S.add(rb, -q1, {vn, v});
+        S.add(rb, -sd, {vn});
+        S.add(rb, sd * (1 - p), {vn, y});
+      }
     }
+    return S;
+  }
+
+  // ---- evaluation
+  static cplx val(const VecC& x, cplx par, int n, int a) { return a == n ? par : x[a]; }
+
+  // F(x; par), and for each row the sum of |terms| (for the rounding bound).
+  static void eval(const System& S, const VecC& x, cplx par, VecC& f, std::vector<double>* mag = nullptr) {
+    f.resize(S.n);
+    if (mag) mag->assign(S.n, 0.0);
+    for (int i = 0; i < S.n; ++i) {
+      cplx s = 0;
+      double g = 0;
+      for (const Mono& m : S.rows[i]) {
+        cplx t = m.c;
+        for (int k = 0; k < m.k; ++k) t *= val(x, par, S.n, m.a[k]);
+        s += t;
+        g += std::abs(t);
+      }
+      f[i] = s;
+      if (mag) (*mag)[i] = g;
+    }
+  }
+
+  // dF/dpar at x (F is affine in the parameter).
+  static VecC dpar(const System& S, const VecC& x, cplx par) {
+    VecC f = VecC::Zero(S.n);
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i]) {
+        bool has = false;
+        cplx t = m.c;
+        for (int k = 0; k < m.k; ++k) {
+          if (m.a[k] == S.n) has = true;
+          else t *= val(x, par, S.n, m.a[k]);
+        }
+        if (has) f[i] += t;
+      }
     return f;
   }
 
-  MatC J(const VecC& x, cplx z) const {
-    const int n = c_.n();
-    MatC J = MatC::Zero(n, n);
-    for (int l = 2; l <= c_.L; ++l) {
-      const int ra = 2 * (l - 2), rb = ra + 1;
-      const cplx zm = zeta(x, l - 1, z), ml = m(x, l), mp = m(x, l - 1);
-      J(ra, Chain::im(l)) = zm - c_.qh[l - 2];
-      J(ra, Chain::iz(l - 1)) = ml - mp;
-      if (l >= 3) J(ra, Chain::im(l - 1)) = -zm;
-      if (l < c_.L) J(rb, Chain::iz(l)) = 1.0;
-      J(rb, Chain::iz(l - 1)) = -c_.sigma2 * c_.g(l, ml);
-      J(rb, Chain::im(l)) = -c_.sigma2 * zm * c_.dg(l, ml);
-    }
-    return J;
+  // The Jacobian in band storage.
+  static void jacobian(const System& S, const VecC& x, cplx par, BandLU& J) {
+    J = BandLU(S.n);
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) {
+          const int j = m.a[k];
+          if (j == S.n) continue;
+          cplx t = m.c;
+          for (int kk = 0; kk < m.k; ++kk)
+            if (kk != k) t *= val(x, par, S.n, m.a[kk]);
+          J.at(i, j) += t;
+        }
   }
 
-  // Newton at fixed z until the correction is below 1e-15 (relative) or stops decreasing (rounding, near an edge);
-  // false when it does not settle.
-  bool polish(Point& p, int iters = 30) const {
+  // v_i = sum_j sup |F'_ij(x; par) - F'_ij(x0; par0)| r_j over |x - x0| <= R (componentwise), |par - par0| <= Rpar.
+  static std::vector<double> variation(const System& S, const VecC& x0, cplx par0, const std::vector<double>& R,
+                                       double Rpar, const std::vector<double>& r) {
+    std::vector<double> v(S.n, 0.0);
+    auto ab = [&](int a) { return a == S.n ? std::abs(par0) : std::abs(x0[a]); };
+    auto rad = [&](int a) { return a == S.n ? Rpar : R[a]; };
+    for (int i = 0; i < S.n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) {
+          const int j = m.a[k];
+          if (j == S.n || m.k == 1) continue;
+          double hi = 1, lo = 1;
+          for (int kk = 0; kk < m.k; ++kk)
+            if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
+          v[i] += std::abs(m.c) * (hi - lo) * r[j];
+        }
+    return v;
+  }
+
+  // Newton at fixed parameter from x, at most `iters` steps, until the correction stops shrinking or reaches rounding.
+  static bool newton(const System& S, VecC& x, cplx par, int iters = 4) {
     double last = std::numeric_limits<double>::infinity();
+    VecC f;
+    BandLU J;
     for (int it = 0; it < iters; ++it) {
-      const VecC f = F(p.x, p.z);
-      Eigen::PartialPivLU<MatC> lu(J(p.x, p.z));
-      const VecC d = lu.solve(f);
-      if (!d.allFinite()) return false;
+      eval(S, x, par, f);
+      jacobian(S, x, par, J);
+      if (!J.factor()) return false;
+      J.solve(f.data());
+      if (!f.allFinite()) return false;
       double rel = 0;
-      for (int i = 0; i < d.size(); ++i) rel = std::max(rel, std::abs(d[i]) / scale(p.x, i));
-      if (rel >= last && rel < 1e-8) return true;  // rounding level reached
-      p.x -= d;
-      if (rel < 1e-15) return true;
+      for (int i = 0; i < S.n; ++i) rel = std::max(rel, std::abs(f[i]) / (std::abs(x[i]) + 1e-300));
+      if (rel >= last) return true;  // rounding level
+      x -= f;
+      if (rel < 4 * kEps) return true;
       last = rel;
-    }
-    return false;
-  }
-
-  double scale(const VecC& x, int i) const {
-    return (i % 2 == 0) ? std::max({std::abs(x[i]), std::abs(1.0 + x[i]), 1e-3})
-                        : std::max(std::abs(x[i]), 1e-3 * c_.qh.back());
-  }
-
-  // Krawczyk's test for the segment [p.z, z_to] on the box of radii r (at least `floor` when given). On success
-  // `out` is the polished root at z_to.
-  bool krawczyk(const Point& p, cplx z_to, Point& out, const std::vector<double>* floor = nullptr) const {
-    const int n = c_.n();
-    const VecC& x0 = p.x;
-    const MatC J0 = J(x0, p.z);
-    Eigen::PartialPivLU<MatC> lu(J0);
-    const MatC Y = lu.inverse();
-    if (!Y.allFinite()) return false;
-    const VecC fa = F(x0, p.z);
-    VecC fb = fa;
-    fb[n - 1] += z_to - p.z;
-    const VecC delta = -(Y * fb);
-    const VecC Yfa = Y * fa;
-    const double dz = std::abs(z_to - p.z);
-    std::vector<double> r(n);
-    for (int i = 0; i < n; ++i) {
-      r[i] = 4 * std::abs(delta[i]) + 2 * dz * std::abs(Y(i, n - 1)) + 1e-13 * scale(x0, i);
-      if (floor) r[i] = std::max(r[i], (*floor)[i]);
-    }
-    // Delta_kj r_j: the variation of F' over the box, row by row.
-    std::vector<double> v(n, 0.0);
-    for (int l = 2; l <= c_.L; ++l) {
-      const int ra = 2 * (l - 2), rb = ra + 1;
-      const double rm = r[Chain::im(l)], rz = r[Chain::iz(l - 1)];
-      const double rmp = l >= 3 ? r[Chain::im(l - 1)] : 0.0;
-      // row A_l: d/dm_l = zeta - q (var rz), d/dzeta = m_l - m_{l-1} (var rm + rmp), d/dm_{l-1} = -zeta (var rz)
-      v[ra] = rz * rm + (rm + rmp) * rz + (l >= 3 ? rz * rmp : 0.0);
-      // row B_l: d/dzeta_{l-1} = -s g(m) (var s G1 rm), d/dm = -s zeta g'(m) (var s (rz G1 + |zeta0| G2 rm))
-      const cplx m0 = x0[Chain::im(l)], z0 = x0[Chain::iz(l - 1)];
-      double G1, G2;
-      if (c_.orth) {
-        const double dl = std::abs(1.0 + m0) - rm;
-        if (!(dl > 0)) return false;
-        const double a = c_.d1[l] * (1 - c_.p[l]);
-        G1 = a / (dl * dl);
-        G2 = 2 * a / (dl * dl * dl);
-      } else {
-        G1 = c_.d1[l];
-        G2 = 0;
-      }
-      v[rb] = c_.sigma2 * G1 * rm * rz + c_.sigma2 * (rz * G1 + std::abs(z0) * G2 * rm) * rm;
-    }
-    // |J0| r for the rounding bound of I - Y J0.
-    std::vector<double> jr(n, 0.0);
-    for (int i = 0; i < n; ++i)
-      for (int j = std::max(0, i - 3); j < std::min(n, i + 4); ++j) jr[i] += std::abs(J0(i, j)) * r[j];
-    const double gamma = 8.0 * n * kEps;
-    for (int i = 0; i < n; ++i) {
-      double s = std::abs(Yfa[i]) + dz * std::abs(Y(i, n - 1));
-      for (int k = 0; k < n; ++k) s += std::abs(Y(i, k)) * (v[k] + gamma * jr[k]);
-      if (!(s < r[i])) {
-        return false;
-      }
-    }
-    // The unique root at z_to lies in the box; Newton from x0 + delta refines it (kept only if it stays inside).
-    out.z = z_to;
-    out.x = x0 + delta;
-    Point refined = out;
-    if (polish(refined)) {
-      bool inside = true;
-      for (int i = 0; i < n; ++i) inside = inside && std::abs(refined.x[i] - x0[i]) <= r[i];
-      if (inside) out = refined;
     }
     return true;
   }
 
-  // Moves to z_to by certified segments, halving failed steps; throws convergence_error after `max_fails`
-  // failed tests in a row.
-  Point move(const Point& p, cplx z_to, int max_fails = 40) const {
-    Point cur = p, nxt;
-    double frac = 1;
-    int fails = 0;
-    while (cur.z != z_to) {
-      const cplx target = frac >= 1 ? z_to : cur.z + frac * (z_to - cur.z);
-      if (target != z_to && std::abs(target - cur.z) <= 4 * kEps * std::abs(z_to)) frac = 0;  // no progress possible
-      if (frac > 0 && krawczyk(cur, target, nxt)) {
+  // The inverse of F'(x0; par) and what Krawczyk's tests need of it.
+  struct Inverse {
+    int n = 0;
+    BandLU J0;
+    std::vector<cplx> Y;           // row-major
+    std::vector<double> aY, aE;    // |Y| and |I - Y J0| (computed)
+    VecC fa;                       // F(x0; par)
+    std::vector<double> mag;       // sum of |terms| of each row of F(x0; par)
+    VecC ya;                       // Y F(x0; par)
+    std::vector<double> Yrf;       // |Y| (rounding of F and of Y F)
+
+    VecC mul(const VecC& b) const {
+      VecC o(n);
+      for (int i = 0; i < n; ++i) {
+        cplx s = 0;
+        for (int k = 0; k < n; ++k) s += cmul(Y[static_cast<std::size_t>(i) * n + k], b[k]);
+        o[i] = s;
+      }
+      return o;
+    }
+    static std::vector<double> mul(int n, const std::vector<double>& M, const std::vector<double>& b) {
+      std::vector<double> o(n);
+      for (int i = 0; i < n; ++i) {
+        double s = 0;
+        const double* row = &M[static_cast<std::size_t>(i) * n];
+        for (int k = 0; k < n; ++k) s += row[k] * b[k];
+        o[i] = s;
+      }
+      return o;
+    }
+    std::vector<double> absJr(const std::vector<double>& r) const {
+      std::vector<double> o(n, 0.0);
+      for (int i = 0; i < n; ++i)
+        for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
+      return o;
+    }
+  };
+  static constexpr double kGamma = 8 * kEps;  // rounding of a row of at most 4 terms, with room
+
+  static bool invert(const System& S, const VecC& x0, cplx par, Inverse& I) {
+    const int n = S.n;
+    I.n = n;
+    jacobian(S, x0, par, I.J0);
+    BandLU lu = I.J0;
+    if (!lu.factor()) return false;
+    I.Y.assign(static_cast<std::size_t>(n) * n, cplx(0));
+    std::vector<cplx> col(n);
+    for (int j = 0; j < n; ++j) {
+      std::fill(col.begin(), col.end(), cplx(0));
+      col[j] = 1;
+      lu.solve(col.data(), j);
+      for (int i = 0; i < n; ++i) I.Y[static_cast<std::size_t>(i) * n + j] = col[i];
+    }
+    I.aY.resize(I.Y.size());
+    I.aE.resize(I.Y.size());
+    for (std::size_t k = 0; k < I.Y.size(); ++k) {
+      I.aY[k] = cabs(I.Y[k]);
+      if (!std::isfinite(I.aY[k])) return false;
+    }
+    for (int i = 0; i < n; ++i)  // E = I - Y J0, J0 banded: column j has rows j - KU .. j + KL
+      for (int j = 0; j < n; ++j) {
+        cplx s = i == j ? cplx(1) : cplx(0);
+        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+          s -= cmul(I.Y[static_cast<std::size_t>(i) * n + k], I.J0.at(k, j));
+        I.aE[static_cast<std::size_t>(i) * n + j] = cabs(s);
+      }
+    eval(S, x0, par, I.fa, &I.mag);
+    I.ya = I.mul(I.fa);
+    std::vector<double> rf(n);
+    for (int i = 0; i < n; ++i) rf[i] = kGamma * (I.mag[i] + n * std::abs(I.fa[i]));
+    I.Yrf = Inverse::mul(n, I.aY, rf);
+    return true;
+  }
+
+  // The tight enclosure of the root at a.par: Krawczyk's test at that parameter alone on a small box B_t around a.x
+  // inside a.box (where the root is known to be unique, so the root found in B_t is the continued one). With Y the
+  // inverse at a.x the contraction is only rounding: enc ~ |Y F(a.x)|. Returns false when a has no box or it fails.
+  static bool tighten(const System& S, const State& a, const Inverse& I, std::vector<double>& enc) {
+    const int n = S.n;
+    if (a.box_r.empty()) return false;
+    std::vector<double> rt(n);
+    for (int i = 0; i < n; ++i) {
+      rt[i] = 3 * (std::abs(I.ya[i]) + I.Yrf[i]) + 4 * kEps * std::abs(a.x[i]) + 1e-300;
+      if (!(std::abs(a.x[i] - a.box_c[i]) + rt[i] < a.box_r[i])) return false;
+    }
+    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt);
+    std::vector<double> w(n);
+    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i];
+    const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, rt);
+    enc.resize(n);
+    for (int i = 0; i < n; ++i) {
+      enc[i] = (std::abs(I.ya[i]) + I.Yrf[i] + Er[i] + Yw[i]) * (1 + 4 * n * kEps);
+      if (!(enc[i] < rt[i])) return false;
+    }
+    return true;
+  }
+
+  // One certified step of the continuation from a (a root whose true value lies within a.enc) to parameter par_b:
+  // Krawczyk's test on a tube around the Newton predictor (Krawczyk 1969; Moore, Kearfott & Cloud 2009, Thm 8.2;
+  // the tube as in Duff & Lee, "Certified homotopy tracking using the Krawczyk method", 2024). With x0 = a.x,
+  // Y ~ F'(x0; par_a)^{-1}, dx = -Y F(x0; par_b) and, for t in [0, 1], par(t) = par_a + t (par_b - par_a),
+  // x(t) = x0 + t dx and the box B(t) = {|x - x(t)|_i <= r_i}: every form of the chain is a quadratic polynomial in
+  // (x, par), so exactly
+  //   F(x(t); par(t)) = F0 + t F1 + t^2 F2,   F'(x(t) + d; par(t)) = F'(x0; par_a) + t D1 + D[d]
+  // (D1 the derivative of F' along (dx, dpar), D[d] linear in d). Krawczyk's operator on B(t) lies inside B(t) for
+  // every t when
+  //   s_i = max(|Y F0|, |Y (F0 + F1)|)_i + |Y F2|_i + ((|E| + |Y D1|) r)_i + (|Y| (|D|[r] r + rounding))_i  <  r_i,
+  // E = I - Y F'(x0; par_a) computed. Then F(., par(t)) has exactly one root in B(t) for each t, analytic in t;
+  // r >= enc (the enclosure of the true root at par_a, first tightened by `tighten`) puts that root in B(0), so the
+  // root at par_b, within s of x0 + dx, is its continuation. Y D1 and Y F2 keep the cancellations of the actual motion
+  // (zeta_l and m_l move together); only the O(r^2) part is bounded in absolute values. Newton then refines the root.
+  // Rounding: every computed sum is bounded with kGamma (double arithmetic, not interval arithmetic).
+  // `start_enc` receives the tight enclosure of a (or a.enc).
+  bool step(const System& S, const State& a, cplx par_b, State& out, std::vector<double>* start_enc = nullptr) const {
+    const int n = S.n;
+    out.h = 0.25 * std::abs(par_b - a.par);
+    const VecC& x0 = a.x;
+    Inverse I;
+    if (!invert(S, x0, a.par, I)) return false;
+    std::vector<double> enc;
+    if (a.tight || !tighten(S, a, I, enc)) enc = a.enc;
+    if (start_enc) *start_enc = enc;
+    const cplx dp = par_b - a.par;
+    const VecC fp = dpar(S, x0, a.par);
+    const VecC dx = -(I.ya + dp * I.mul(fp));
+    // F1, F2 and D1 along e = (dx, dp); the rounding of F0, F1, F2
+    auto e_of = [&](int k) { return k == n ? dp : dx[k]; };
+    auto x_of = [&](int k) { return k == n ? a.par : x0[k]; };
+    VecC F1 = VecC::Zero(n), F2 = VecC::Zero(n);
+    std::vector<double> rnd(n), vr(n);
+    BandLU D1(n);
+    for (int i = 0; i < n; ++i) {
+      double m1 = 0, m2 = 0;
+      for (const Mono& m : S.rows[i]) {
+        if (m.k == 1) {
+          const cplx t = m.c * e_of(m.a[0]);
+          F1[i] += t, m1 += std::abs(t);
+        } else if (m.k == 2) {
+          const int p = m.a[0], q = m.a[1];
+          const cplx t1 = m.c * (e_of(p) * x_of(q) + x_of(p) * e_of(q)), t2 = m.c * e_of(p) * e_of(q);
+          F1[i] += t1, F2[i] += t2;
+          m1 += std::abs(m.c) * (std::abs(e_of(p) * x_of(q)) + std::abs(x_of(p) * e_of(q))), m2 += std::abs(t2);
+          if (p < n) D1.at(i, p) += m.c * e_of(q);
+          if (q < n) D1.at(i, q) += m.c * e_of(p);
+        }
+      }
+      rnd[i] = kGamma * (m1 + m2 + n * (std::abs(F1[i]) + std::abs(F2[i])));
+    }
+    const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
+    // |Y D1| (D1 banded like F')
+    std::vector<double> aM(static_cast<std::size_t>(n) * n);
+    for (int i = 0; i < n; ++i)
+      for (int j = 0; j < n; ++j) {
+        cplx s = 0;
+        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+          s += cmul(I.Y[static_cast<std::size_t>(i) * n + k], D1.at(k, j));
+        aM[static_cast<std::size_t>(i) * n + j] = cabs(s);
+      }
+    const std::vector<double> Yrnd = Inverse::mul(n, I.aY, rnd);
+    std::vector<double> res(n), r(n), s(n), theta(n);
+    for (int i = 0; i < n; ++i) {
+      res[i] = std::max(std::abs(I.ya[i]), std::abs(y01[i])) + std::abs(y2[i]) + I.Yrf[i] + Yrnd[i];
+      r[i] = 2 * (res[i] + enc[i]) + 2 * kEps * std::abs(x0[i]) + 1e-300;
+    }
+    auto evaluate = [&]() {
+      // |D|[r] r: a monomial c x_p x_q varies F'_ip by c d_q and F'_iq by c d_p
+      std::vector<double> w(n, 0.0);
+      for (int i = 0; i < n; ++i)
+        for (const Mono& m : S.rows[i])
+          if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
+      const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
+      for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
+      const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, r), Mr = Inverse::mul(n, aM, r);
+      bool ok = true;
+      for (int i = 0; i < n; ++i) {
+        s[i] = (res[i] + Er[i] + Mr[i] + Yw[i]) * (1 + 4 * n * kEps);
+        theta[i] = Mr[i] / r[i];
+        ok = ok && s[i] < r[i];
+      }
+      return ok;
+    };
+    bool ok = false;
+    for (int tries = 0; tries < 4 && !ok; ++tries) {
+      ok = evaluate();
+      if (!std::all_of(s.begin(), s.end(), [](double t) { return std::isfinite(t); })) return false;
+      if (!ok)
+        for (int i = 0; i < n; ++i) r[i] = std::max(r[i], 1.5 * s[i]);
+    }
+    // next step length: the contraction |Y D1| grows like the step; aim at 1/2
+    const double th = *std::max_element(theta.begin(), theta.end());
+    const double dz = std::abs(dp);
+    out.h = dz * std::clamp(th > 0 ? 0.8 * 0.5 / th : 4.0, 0.25, 4.0);
+    if (!ok) return false;
+    const VecC c = x0 + dx;
+    VecC x1 = c;
+    newton(S, x1, par_b);
+    bool inside = x1.allFinite();
+    for (int i = 0; i < n && inside; ++i) inside = std::abs(x1[i] - c[i]) < (1 - 1e-6) * r[i];
+    out.x = inside ? x1 : c;
+    out.par = par_b;
+    out.enc.resize(n);
+    for (int i = 0; i < n; ++i) out.enc[i] = std::abs(out.x[i] - c[i]) + s[i] + 2 * kEps * std::abs(c[i]);
+    out.box_c = c;
+    out.box_r = r;
+    out.tight = false;
+    return true;
+  }
+
+  static std::vector<double> D1abs(const BandLU& D, const std::vector<double>& r) {
+    const int n = D.n();
+    std::vector<double> o(n, 0.0);
+    for (int i = 0; i < n; ++i)
+      for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
+    return o;
+  }
+
+  // The tight enclosure of p's root (one inverse); p.enc when the test fails.
+  std::vector<double> certify(const Point& p) const {
+    Inverse I;
+    std::vector<double> enc;
+    if (invert(near_, p.x, p.par, I) && tighten(near_, p, I, enc)) return enc;
+    return p.enc;
+  }
+
+  // Moves to par_to by certified steps; a failed step is retried shorter; throws convergence_error after `max_fails`
+  // failures in a row. `start_enc` receives the tight enclosure of p from the first attempt.
+  State move_in(const System& S, const State& p, cplx par_to, int max_fails,
+                std::vector<double>* start_enc = nullptr, int max_steps = std::numeric_limits<int>::max()) const {
+    State cur = p, nxt;
+    double h = cur.h > 0 ? cur.h : std::abs(par_to - cur.par);
+    int fails = 0, taken = 0;
+    bool first = true;
+    if (start_enc) *start_enc = p.enc;
+    while (cur.par != par_to) {
+      const double d = std::abs(par_to - cur.par);
+      const cplx target = h >= d ? par_to : cur.par + (par_to - cur.par) * (h / d);
+      if (target != par_to && std::abs(target - cur.par) <= 8 * kEps * std::max(std::abs(cur.par), std::abs(par_to)))
+        fail(cur, "the step fell below the rounding level");
+      const double tried = std::min(h, d);
+      if (++taken > max_steps) fail(cur, "more than " + std::to_string(max_steps) + " steps");
+      std::vector<double> enc;
+      const bool ok = step(S, cur, target, nxt, &enc);
+      if (first && start_enc) *start_enc = enc;
+      first = false;
+      cur.enc = enc;
+      cur.tight = true;
+      ++steps_;
+      if (ok) {
         cur = nxt;
         fails = 0;
-        frac = std::min(1.0, frac * 2);
-        if (frac >= 1 || std::abs(z_to - cur.z) < 1e-300) frac = 1;
+        h = target == par_to ? std::max(h, nxt.h) : nxt.h;
       } else {
-        frac *= 0.5;
-        if (++fails > max_fails || frac == 0) throw convergence_error("fisher_spectrum: the continuation could not certify a step near z = " +
-                                                    std::to_string(cur.z.real()) + " + " +
-                                                    std::to_string(cur.z.imag()) + "i", 0);
+        h = std::clamp(nxt.h, 0.125 * tried, 0.5 * tried);
+        if (++fails > max_fails) fail(cur, "Krawczyk's test failed " + std::to_string(fails) + " times in a row");
       }
     }
+    cur.h = h;
     return cur;
   }
 
-  // The certified start at z0 = i Y0.
-  Point start() const {
-    const int n = c_.n();
-    const cplx z0(0, std::pow(10.0, 3 + c_.L / 10) * c_.R);  // the a priori disks compound over the levels
-    // a priori disks, top down: |m_l| <= b_l, zeta_{l-1} in D(cz, rz)
-    std::vector<cplx> center(n);
-    std::vector<double> rad(n);
-    cplx czeta = z0;
-    double rzeta = 0;
-    for (int l = c_.L; l >= 2; --l) {
-      const double Rl = c_.Rlev[l];
-      // |w| <= 1 / (|zeta_l| - qhat_{l-1}); mu_l supported in [0, Rl - qhat_{l-1}]
-      const double lowz = std::abs(czeta) - rzeta - c_.qh[l - 1];
-      const double Rmu = Rl - c_.qh[l - 1];
-      if (!(lowz > 0)) throw convergence_error("fisher_spectrum: the start is not far enough from the support", 0);
-      const double w = 1 / lowz;
-      if (!(w * Rmu < 0.5)) throw convergence_error("fisher_spectrum: the start is not far enough from the support", 0);
-      const double b = w * Rmu / (1 - w * Rmu);
-      center[Chain::im(l)] = 0;
-      rad[Chain::im(l)] = b;
-      // zeta_{l-1} = (zeta_l - q) / (s g(m)), m in D(0, b): g(D) in D(gc, gr)
-      cplx gc;
-      double gr;
-      if (c_.orth) {
-        // d1 (p + m)/(1 + m) = d1 (1 - (1 - p)/(1 + m)); |1/(1+m) - 1| <= b / (1 - b)
-        gc = c_.d1[l] * c_.p[l];
-        gr = c_.d1[l] * (1 - c_.p[l]) * b / (1 - b);
-      } else {
-        gc = c_.d1[l] * c_.p[l];
-        gr = c_.d1[l] * b;
-      }
-      if (!(std::abs(gc) > gr)) throw convergence_error("fisher_spectrum: degenerate start (a layer with phi' = 0)", 0);
-      // 1/D(gc, gr) in D(conj(gc)/(|gc|^2 - gr^2), gr/(|gc|^2 - gr^2))
-      const double den = std::norm(gc) - gr * gr;
-      const cplx ic = std::conj(gc) / den;
-      const double ir = gr / den;
-      const cplx nc = (czeta - c_.qh[l - 1]) * ic / c_.sigma2;
-      const double nr = (std::abs(czeta - c_.qh[l - 1]) * ir + rzeta * std::abs(ic) + rzeta * ir) / c_.sigma2;
-      czeta = nc;
-      rzeta = nr * (1 + 1e-12) + 1e-300;
-      center[Chain::iz(l - 1)] = czeta;
-      rad[Chain::iz(l - 1)] = rzeta;
-    }
-    Point p{z0, VecC(n)};
-    for (int i = 0; i < n; ++i) p.x[i] = center[i];
-    if (!polish(p)) throw convergence_error("fisher_spectrum: Newton did not settle at the start", 0);
-    std::vector<double> floor(n);
-    for (int i = 0; i < n; ++i) floor[i] = std::abs(p.x[i] - center[i]) + rad[i];
-    Point out;
-    if (!krawczyk(p, z0, out, &floor))
-      throw convergence_error("fisher_spectrum: the start could not be certified (Krawczyk test failed)", 0);
-    return out;
+  [[noreturn]] void fail(const State& cur, const std::string& why) const {
+    throw convergence_error("fisher_spectrum: the continuation could not certify a step near z = " +
+                                std::to_string(cur.par.real()) + " + " + std::to_string(cur.par.imag()) + "i (" + why +
+                                ")",
+                            0);
   }
 
-  // The real branch through the innermost unknown: zeta_1 = t gives z = Phi(t) explicitly (m_1 = 0, then A_l and B_l
-  // solved for m_l and zeta_l in turn), with Phi'(t) by forward differentiation. The support edges are the
-  // critical values of Phi on the branch that the certified root outside the support lies on.
+  Point move(const Point& p, cplx z_to, int max_fails = 40, std::vector<double>* start_enc = nullptr) const {
+    return move_in(near_, p, z_to, max_fails, start_enc);
+  }
+
+  // The certified root on the real axis at z = 2^e (above the support, else throws): the far form from its exact
+  // root at s = 0 along real s to 2^-e, then zeta = 1/u (exact parameter: 1/2^-e = 2^e). The box of uniqueness
+  // carries over as the largest box inside the image of the far one.
+  Point start_at(int e) const {
+    const int n = c_.n();
+    State s0{0, VecC::Zero(n), std::vector<double>(n, 0.0), {}, {}, 0};
+    if (c_.orth)
+      for (int l = 2; l <= c_.L; ++l) s0.x[Chain::iy(l)] = 1;
+    State f = move_in(far_, s0, std::ldexp(1.0, -e), 40);
+    {
+      Inverse I;
+      std::vector<double> enc;
+      if (invert(far_, f.x, f.par, I) && tighten(far_, f, I, enc)) f.enc = enc;
+    }
+    Point p{std::ldexp(1.0, e), f.x, f.enc, f.box_c, f.box_r, 0};
+    for (int j = 1; j < c_.L; ++j) {
+      const int i = Chain::iz(j);
+      const double au = std::abs(f.x[i]);
+      // a disk about u inside the far box, away from 0: {|u' - u| <= rho} maps onto a disk containing
+      // {|zeta - 1/u| <= rho / (|u| (|u| + rho))}
+      const double rho = std::min(f.box_r[i] - std::abs(f.x[i] - f.box_c[i]), 0.5 * au);
+      if (!(au > 2 * f.enc[i]) || !(rho > f.enc[i])) fail(p, "zeta_" + std::to_string(j) + " not separated from infinity");
+      p.x[i] = 1.0 / f.x[i];
+      p.enc[i] = f.enc[i] / (au * (au - f.enc[i])) + 2 * kEps * std::abs(p.x[i]);
+      p.box_c[i] = p.x[i];
+      p.box_r[i] = rho / (au * (au + rho)) * (1 - 4 * kEps);
+    }
+    p.h = std::ldexp(1.0, e) * 0.1;
+    return p;
+  }
+
+  // The real branch through the innermost unknown: zeta_1 = t gives z = Phi(t) explicitly (A_l and B_l solved for
+  // y_l and zeta_l in turn), with Phi'(t) by forward differentiation. The support edges are the critical values of Phi
+  // on the branch that the certified root outside the support lies on.
   double shoot(double t, double& dphi) const {
-    double zeta = t, dzeta = 1, m = 0, dm = 0;
+    double zeta = t, dzeta = 1;
+    double y = c_.orth ? 1 : 0, dy = 0;  // m_1 = 0 (w_1 = 1)
     for (int l = 2; l <= c_.L; ++l) {
-      const double q0 = c_.qh[l - 2], den = zeta - q0;
-      // 1 + m_l = zeta (1 + m_{l-1}) / (zeta - q0)
-      const double a = 1 + m, opm = zeta * a / den;
-      const double dopm = (dzeta * a + zeta * dm) / den - zeta * a * dzeta / (den * den);
-      m = opm - 1, dm = dopm;
-      const double g = std::real(c_.g(l, m)), dg = std::real(c_.dg(l, m));
-      const double zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
-      dzeta = c_.sigma2 * (dzeta * g + zeta * dg * dm);
+      const double q0 = c_.qh[l - 2], sd = c_.sigma2 * c_.d1[l], p = c_.p[l];
+      double g, dg;
+      if (c_.orth) {
+        // w_l = (zeta - q0) w_{l-1} / zeta = (1 - q0/zeta) w_{l-1}
+        const double f = 1 - q0 / zeta, df = q0 * dzeta / (zeta * zeta);
+        const double yn = f * y, dyn = df * y + f * dy;
+        y = yn, dy = dyn;
+        g = 1 - (1 - p) * y, dg = -(1 - p) * dy;
+      } else {
+        // 1 + m_l = zeta (1 + m_{l-1}) / (zeta - q0)
+        const double den = zeta - q0, a = 1 + y, opm = zeta * a / den;
+        const double dopm = (dzeta * a + zeta * dy) / den - zeta * a * dzeta / (den * den);
+        y = opm - 1, dy = dopm;
+        g = p + y, dg = dy;
+      }
+      const double zn = c_.qh[l - 1] + sd * zeta * g;
+      dzeta = sd * (dzeta * g + zeta * dg);
       zeta = zn;
     }
     dphi = dzeta;
@@ -344,65 +724,113 @@ class ChainSolver {
   }
 
   // The edge reached from a certified real root p at x_out (outside the support) toward x_in (inside): the first
-  // critical point of Phi along the branch. NaN when it is not found between x_out and x_in.
-  double edge_from(const Point& p, double x_in) const {
-    const double x_out = p.z.real();
+  // critical point of Phi along the branch. The march moves t by half the remaining distance to x_in in the
+  // linearization of Phi, so it overshoots the critical point (where Phi' -> 0) rather than jumping over poles; the
+  // bracket is accepted only where Phi is continuous. NaN when no edge is found between x_out and x_in.
+  // With t_reach: when the march gets to x_in (1e-12 relative) without a critical point, *t_reach is zeta_1 there.
+  double edge_from(const Point& p, double x_in, double* t_reach = nullptr) const {
+    if (t_reach) *t_reach = std::nan("");
+    const double x_out = p.par.real();
     const double t0 = p.x[Chain::iz(1)].real();
     if (!(std::abs(p.x[Chain::iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
     double d0;
     const double z0 = shoot(t0, d0);
-    if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0) return std::nan("");
-    const double dir = ((x_in - x_out) / d0) > 0 ? 1.0 : -1.0;
-    double step = std::abs(x_in - x_out) / std::abs(d0) * 0.25, ta = t0, tb = t0;
-    bool bracket = false;
-    for (int k = 0; k < 200 && !bracket; ++k) {
-      double d;
-      const double tn = ta + dir * step;
-      const double z = shoot(tn, d);
-      if (!std::isfinite(z) || !std::isfinite(d)) {
-        step *= 0.5;
-        continue;
+    if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0 || !std::isfinite(d0)) return std::nan("");
+    const double dir = x_in > x_out ? 1.0 : -1.0;
+    // the sign change of Phi' in [ta, tb], located by bisection: the edge when Phi is continuous there (else a pole)
+    auto locate = [&](double ta, double tb) {
+      for (int k = 0; k < 200 && std::abs(tb - ta) > 4 * kEps * std::max(std::abs(ta), std::abs(tb)); ++k) {
+        const double mid = 0.5 * (ta + tb);
+        double dm;
+        shoot(mid, dm);
+        ((dm > 0) == (d0 > 0) ? ta : tb) = mid;
       }
-      if ((d > 0) != (d0 > 0)) {
-        tb = tn, bracket = true;
-      } else {
-        ta = tn;
-        step *= 1.5;
+      double da, db;
+      const double za = shoot(ta, da), zb = shoot(tb, db);
+      if (!(std::abs(za - zb) <= 1e-9 * std::max(std::abs(za), std::abs(x_in - x_out)))) return std::nan("");
+      return 0.5 * (za + zb);
+    };
+    double t = t0, z = z0, d = d0;
+    for (int k = 0; k < 400; ++k) {
+      double dt = 0.5 * (x_in - z) / d;
+      bool moved = false;
+      for (int h = 0; h < 60 && !moved; ++h, dt *= 0.5) {
+        double dn;
+        const double tn = t + dt, zn = shoot(tn, dn);
+        if (!std::isfinite(zn) || !std::isfinite(dn)) continue;
+        if ((dn > 0) != (d0 > 0)) {
+          const double e = locate(t, tn);
+          if (std::isfinite(e) && (e - x_out) * (x_in - e) >= 0) return e;
+          continue;  // a pole, or a critical point beyond x_in: shorter
+        }
+        // a step along the branch: toward x_in, not past it, and consistent with the linearization (no pole crossed)
+        if ((zn - z) * dir > 0 && (x_in - zn) * dir > 0 && std::abs(zn - z - d * dt) <= 0.5 * std::abs(zn - z))
+          t = tn, z = zn, d = dn, moved = true;
+      }
+      if (!moved) return std::nan("");
+      if (std::abs(x_in - z) <= 1e-12 * std::max(std::abs(x_in), std::abs(x_in - x_out))) {
+        if (t_reach) *t_reach = t;
+        return std::nan("");
       }
     }
-    if (!bracket) return std::nan("");
-    for (int k = 0; k < 200 && std::abs(tb - ta) > 4 * kEps * std::abs(ta); ++k) {
-      const double mid = 0.5 * (ta + tb);
-      double d;
-      shoot(mid, d);
-      ((d > 0) == (d0 > 0) ? ta : tb) = mid;
+    return std::nan("");
+  }
+
+  // G(z) = (1 + m_L)/(z - qhat_{L-1}) = 1/(w_L (z - qhat_{L-1})), and a bound of its error from the enclosure of y_L.
+  cplx cauchy(const Point& p, double* err = nullptr) const {
+    const int i = Chain::iy(c_.L);
+    const cplx y = p.x[i], den = p.par - c_.qh[c_.L - 1];
+    const double e = p.enc.empty() ? 0.0 : p.enc[i];
+    if (c_.orth) {
+      const cplx G = 1.0 / (y * den);
+      if (err) *err = std::abs(y) > e ? std::abs(G) * e / (std::abs(y) - e) : std::numeric_limits<double>::infinity();
+      return G;
     }
-    double d;
-    const double e = shoot(0.5 * (ta + tb), d);
-    const bool between = (e - x_out) * (x_in - e) >= 0;
-    return between ? e : std::nan("");
+    if (err) *err = e / std::abs(den);
+    return (1.0 + y) / den;
   }
 
   // -Im G(x)/pi at a root on the real axis.
-  double density(const Point& p) const {
-    const cplx G = (1.0 + m(p.x, c_.L)) / (p.z - c_.qh[c_.L - 1]);
+  double density(const Point& p, double* err = nullptr) const {
+    double e = 0;
+    const cplx G = cauchy(p, &e);
+    if (err) *err = e / M_PI + 4 * kEps * std::abs(G) / M_PI;
     return std::max(0.0, -G.imag() / M_PI);
   }
 
-  // From a root at real x_a to real x_b: along the axis, else up and over.
-  Point slide(const Point& p, double xb) const {
+  // Along the real axis from p to x by certified steps: then the root is analytic on the whole segment, so the
+  // segment holds no edge of the support (the density, real-analytic there, cannot vanish on a subinterval unless it
+  // vanishes on all of it). False, p unchanged, when that cannot be done within max_steps steps.
+  bool along(Point& p, double x, int max_steps) const {
     try {
-      return move(p, cplx(xb, 0), 8);
+      p = move_in(near_, p, cplx(x, 0), 8, nullptr, max_steps);
+      return true;
     } catch (const convergence_error&) {
+      return false;
     }
-    const double h = std::max(std::abs(xb - p.z.real()), 1e-3 * c_.qh.back());
-    Point a = move(p, cplx(p.z.real(), h));
+  }
+
+  // From a root at real x_a to real x_b: along the axis (at most 64 steps, unless try_axis is false), else up to
+  // height |x_b - x_a|, over and down.
+  Point slide(const Point& p, double xb, std::vector<double>* start_enc = nullptr, bool try_axis = true) const {
+    if (try_axis) {
+      try {
+        return move_in(near_, p, cplx(xb, 0), 8, start_enc, 64);
+      } catch (const convergence_error&) {
+      }
+    }
+    const double h = std::max(std::abs(xb - p.par.real()), 1e-3 * c_.qh.back());
+    Point a = move(p, cplx(p.par.real(), h), 40, try_axis ? nullptr : start_enc);
     a = move(a, cplx(xb, h));
     return move(a, cplx(xb, 0));
   }
 
+  long steps() const { return steps_; }
+
  private:
   Chain c_;
+  System near_, far_;
+  mutable std::atomic<long> steps_{0};
 };
 
 // ------------------------------------------------------------------------------------------ the model
@@ -419,107 +847,146 @@ class FisherModel final : public SpectrumModel {
   std::vector<double> moments_double;  // m_1..m_16 (for the upper edge)
   bool all_atomic = false;
 
-  // The density at x, continuing from p (updated).
-  double density_from(ChainSolver::Point& p, double x) const {
-    p = solver->slide(p, x);
-    return solver->density(p);
-  }
+  // A certified root on the real axis and its density.
+  struct Probe {
+    double x;
+    ChainSolver::Point p;
+    double d;
+  };
 
-  // Components of the continuous part: a scan of 96 points between qhat_{L-1} and an upper bound, then the
-  // edges by bisection on "density > 0" (outside the support the certified root is real: the density is 0 up to
-  // rounding, ~1e-16 of its scale; inside, a square-root edge at relative distance d gives ~sqrt(d)).
+  // Components of the continuous part. A scan of 96 points from an anchor above the support down to just above
+  // qhat_{L-1} (Theta >= qhat_{L-1} I), moving along the real axis where the continuation can be certified there: a
+  // certified segment holds no edge (ChainSolver::along). Every other segment is refined: next to a point of a gap
+  // (real root, density 0 up to rounding) the edge is the critical value of the explicit real branch (edge_from), and
+  // the rest of the segment is refined from a probe 1e-4 of the way past the edge (that sliver is taken as support:
+  // a component narrower than it would be missed); elsewhere the segment is halved. Segments left unresolved at
+  // 1e-13 of the span (a singular point inside the support) split the component there, so that the table grades its
+  // panels toward that point too.
   void find_components() const {
     const Chain& c = solver->chain();
     const double lo = c.qh.back();
     double hi = c.R;
     for (std::size_t k = 0; k < moments_double.size(); ++k)
       hi = std::min(hi, 2 * std::pow(moments_double[k], 1.0 / (k + 1)) + 2 * lo);
-    ChainSolver::Point p = solver->move(solver->start(), cplx(hi, 0));
-    for (int k = 0; k < 200 && solver->density(p) > 0; ++k) {  // the guess was inside the support: go up
-      hi = std::min(c.R, 2 * hi);
-      p = solver->slide(p, hi);
-    }
-    anchor = p;
-    constexpr int M = 96;
-    std::vector<double> xs(M), ds(M);
-    std::vector<std::optional<ChainSolver::Point>> roots(M);
-    double peak = 0;
-    for (int i = M - 1; i >= 0; --i) {
-      xs[i] = lo + (hi - lo) * (i + 0.5) / M;
+    // The anchor: a certified real root at hi = 2^e above the support, reached from z = infinity along the real
+    // axis (the far form). A guess inside the support cannot be certified (the path would cross the top edge, where
+    // the Jacobian is singular): then double it, up to the bound R.
+    int e = static_cast<int>(std::ceil(std::log2(hi)));
+    const int emax = static_cast<int>(std::ceil(std::log2(c.R)));
+    std::optional<ChainSolver::Point> start;
+    for (; e <= emax && !start; ++e) {
       try {
-        ds[i] = near_atom(xs[i]) ? 0.0 : density_from(p, xs[i]);
-        if (!near_atom(xs[i])) roots[i] = p;
+        start = solver->start_at(e);
       } catch (const convergence_error&) {
-        ds[i] = -1;  // too close to an edge to certify: decided below
+        if (e == emax) throw;
       }
-      peak = std::max(peak, ds[i]);
     }
-    const double thr = 1e-13 * peak;
-    for (auto& d : ds)
-      if (d < 0) d = 2 * thr;
-    // 1: inside, 0: outside, -1: undecided (too close to the edge to certify a step)
-    auto positive = [&](ChainSolver::Point& q, double x) {
-      if (near_atom(x)) return 0;
-      try {
-        return density_from(q, x) > thr ? 1 : 0;
-      } catch (const convergence_error&) {
-        return -1;
-      }
+    hi = start->par.real();
+    anchor = *start;
+    const double span = hi - lo;
+    constexpr int M = 96, kAlong = 24;
+    auto nudge = [&](double x) {
+      for (int k = 0; k < 8 && near_atom(x); ++k) x += 1e-7 * span;
+      return x;
     };
-    // p sits at xs[0]
+    // The probe at x from the probe `from`: along the axis when it can be certified (`certified`), else up and over.
+    auto probe = [&](const Probe& from, double x, bool& certified) {
+      ChainSolver::Point q = from.p;
+      certified = solver->along(q, x, kAlong);
+      if (!certified) q = solver->slide(from.p, x, nullptr, false);
+      return Probe{x, q, solver->density(q)};
+    };
+    std::vector<Probe> pr{Probe{hi, *anchor, 0.0}};  // descending during the scan
+    std::vector<char> cert;                          // cert[k]: the segment between pr[k] and pr[k + 1]
+    for (int i = M - 1; i >= -1; --i) {
+      const double x = i >= 0 ? nudge(lo + span * (i + 0.5) / M) : nudge(lo + 1e-6 * span / M);
+      bool ok = false;
+      pr.push_back(probe(pr.back(), x, ok));
+      cert.push_back(ok);
+    }
+    std::reverse(pr.begin(), pr.end());
+    std::reverse(cert.begin(), cert.end());
+    double peak = 0;
+    for (const auto& q : pr) peak = std::max(peak, q.d);
+    const double thr = 1e-13 * peak;
+    enum Kind { gap, support, singular };
+    struct Cell {
+      double a, b;
+      Kind kind;
+    };
+    std::vector<Cell> cells;
+    std::function<void(const Probe&, const Probe&, bool, int)> refine = [&](const Probe& A, const Probe& B, bool ok,
+                                                                            int depth) {
+      const bool inA = A.d > thr, inB = B.d > thr;
+      if (ok) {
+        cells.push_back({A.x, B.x, inA || inB ? support : gap});
+        return;
+      }
+      if (!inA && !inB) {
+        // two points of gaps: one gap when the real branch goes from A to B without a critical point (its root at
+        // B.x being B's); else the edge it meets
+        double tr;
+        const double ed = solver->edge_from(A.p, B.x, &tr);
+        const double tb = B.p.x[Chain::iz(1)].real();
+        if (!std::isfinite(ed) && std::abs(tr - tb) <= 1e-8 * (1 + std::abs(tb))) {
+          cells.push_back({A.x, B.x, gap});
+          return;
+        }
+      }
+      if (inA != inB || !inA) {
+        const Probe& G = inA ? B : A;
+        const Probe& O = inA ? A : B;
+        const double ed = solver->edge_from(G.p, O.x);
+        if (std::isfinite(ed) && ed != O.x) {
+          cells.push_back({std::min(G.x, ed), std::max(G.x, ed), gap});
+          // past the edge, a probe at 1e-4 of the way to O (the sliver between is taken as support)
+          const double xc = ed + (O.x - ed) * 1e-4;
+          bool okc = false;
+          const Probe C = probe(O, xc, okc);
+          cells.push_back({std::min(ed, xc), std::max(ed, xc), support});
+          if (inA) refine(O, C, okc, depth + 1);
+          else refine(C, O, okc, depth + 1);
+          return;
+        }
+      }
+      if (depth > 60 || B.x - A.x < 1e-13 * span) {
+        cells.push_back({A.x, B.x, inA || inB ? singular : gap});
+        return;
+      }
+      bool ok1 = false;
+      const Probe C = probe(A, nudge(0.5 * (A.x + B.x)), ok1);
+      ChainSolver::Point q = C.p;
+      const bool ok2 = solver->along(q, B.x, kAlong);
+      refine(A, C, ok1, depth + 1);
+      refine(C, B, ok2, depth + 1);
+    };
+    for (std::size_t k = 0; k + 1 < pr.size(); ++k) refine(pr[k], pr[k + 1], cert[k], 0);
+    std::sort(cells.begin(), cells.end(), [](const Cell& x, const Cell& y) { return x.a < y.a; });
+    // Components: runs of support cells, split at singular cells; below the first probe the law has no mass
+    // (Theta >= qhat_{L-1} I), so a component reaching it starts at qhat_{L-1}.
     std::vector<std::pair<double, double>> comps;
-    int i = 0;
-    while (i < M) {
-      if (!(ds[i] > thr)) {
-        ++i;
+    bool open = false;
+    for (std::size_t k = 0; k < cells.size(); ++k) {
+      const Cell& cl = cells[k];
+      if (cl.kind == gap) {
+        if (open) comps.back().second = cl.a, open = false;
         continue;
       }
-      int j = i;
-      while (j + 1 < M && ds[j + 1] > thr) ++j;
-      // lower edge in (xs[i-1] or lo, xs[i]); upper edge in (xs[j], xs[j+1] or hi)
-      double a0 = i > 0 ? xs[i - 1] : lo, a1 = xs[i];
-      double ea = i > 0 && roots[i - 1] ? solver->edge_from(*roots[i - 1], a1) : std::nan("");
-      if (i == 0 && roots[0]) {  // the component starts below the first scan point: look between lo and it
-        ChainSolver::Point q = *roots[0];
-        for (int k = 1; k <= 30 && !std::isfinite(ea); ++k) {
-          const double x = lo + (xs[0] - lo) * std::ldexp(1.0, -k);
-          if (positive(q, x) != 0) continue;
-          ea = solver->edge_from(q, xs[0]);
-          if (!std::isfinite(ea)) break;
-        }
+      const double mid = 0.5 * (cl.a + cl.b);
+      if (cl.kind == singular) {
+        if (open) comps.back().second = mid;
+        comps.emplace_back(mid, mid), open = true;
+        continue;
       }
-      const double eb = j + 1 < M ? (roots[j + 1] ? solver->edge_from(*roots[j + 1], xs[j]) : std::nan(""))
-                                  : solver->edge_from(*anchor, xs[j]);
-      ChainSolver::Point q = p;
-      if (std::isfinite(ea)) {
-        a0 = ea;
-      } else {
-        positive(q, a1);
-        for (int k = 0; k < 60 && a1 - a0 > 1e-12 * hi; ++k) {
-          const double mid = 0.5 * (a0 + a1);
-          const int in = positive(q, mid);
-          if (in < 0) break;
-          (in ? a1 : a0) = mid;
-        }
-      }
-      double b0 = xs[j], b1 = j + 1 < M ? xs[j + 1] : hi;
-      if (std::isfinite(eb)) {
-        b1 = eb;
-      } else {
-        positive(q, b0);
-        for (int k = 0; k < 60 && b1 - b0 > 1e-12 * hi; ++k) {
-          const double mid = 0.5 * (b0 + b1);
-          const int in = positive(q, mid);
-          if (in < 0) break;
-          (in ? b0 : b1) = mid;
-        }
-      }
-      comps.emplace_back(a0, b1);
-      i = j + 1;
+      if (!open) comps.emplace_back(k == 0 ? lo : cl.a, cl.b), open = true;
+      comps.back().second = cl.b;
     }
-    if (comps.empty()) throw convergence_error("fisher_spectrum: no continuous part was found, yet the atoms carry "
-                                               "less than the whole mass", 0);
-    components = comps;
+    std::vector<std::pair<double, double>> out;
+    for (const auto& [a, b] : comps)
+      if (b > a) out.emplace_back(a, b);
+    if (out.empty()) throw convergence_error("fisher_spectrum: no continuous part was found, yet the atoms carry "
+                                             "less than the whole mass", 0);
+    components = out;
   }
 
   void ensure_components() const {
@@ -576,12 +1043,6 @@ class FisherModel final : public SpectrumModel {
   }
 
   void require_density() const {
-    if (net.weights == Weights::orthogonal && !all_atomic)
-      throw convergence_error("fisher_spectrum(" + net.activation + ", orthogonal): the density is not available yet "
-                              "for Haar orthogonal weights (their atoms sit on the edges of the continuous part, where "
-                              "the continuation cannot be certified); the moments and the atoms are exact. Densities "
-                              "are available for Gaussian weights. See docs/spectra.md",
-                              0);
     if (!atomic_d2)
       throw convergence_error("fisher_spectrum(" + net.activation + "): the density, CDF and support are available "
                               "when phi' is piecewise constant with values 0 and +-1 (relu, hard_tanh, linear, abs); "
@@ -595,25 +1056,40 @@ class FisherModel final : public SpectrumModel {
     return false;
   }
 
-  // Densities at ascending real points by one continuation along them (points at atoms give NaN).
-  std::vector<double> raw_densities(const std::vector<double>& xs) const {
+  // Densities at ascending real points by one continuation along them from the anchor (points at atoms give NaN),
+  // with the error bounds from the tight enclosures of the roots (err, when asked: the enclosure of a point comes
+  // free with the first step to the next one; the last point costs one more inverse).
+  // `from`: a certified root to start from instead of the anchor; `roots`: receives the root at each point.
+  std::vector<double> raw_densities(const std::vector<double>& xs, std::vector<double>* err = nullptr,
+                                    const ChainSolver::Point* from = nullptr,
+                                    std::vector<ChainSolver::Point>* roots = nullptr) const {
     std::vector<double> out(xs.size(), 0.0);
+    if (err) err->assign(xs.size(), 0.0);
     if (xs.empty() || all_atomic || !solver) return out;
-    ChainSolver::Point p = anchor ? *anchor : solver->start();
-    bool placed = anchor.has_value();
+    ensure_components();
+    ChainSolver::Point p = from ? *from : *anchor;
+    std::size_t prev = xs.size();  // the index of the density point p sits at
+    std::vector<double> enc;
+    auto error_at = [&](ChainSolver::Point q, const std::vector<double>& e) {
+      q.enc = e;
+      double er = 0;
+      solver->density(q, &er);
+      return er;
+    };
     for (std::size_t i = 0; i < xs.size(); ++i) {
       if (near_atom(xs[i])) {
         out[i] = std::numeric_limits<double>::quiet_NaN();
+        if (roots) roots->push_back(p);
         continue;
       }
-      if (!placed) {
-        p = solver->move(p, cplx(xs[i], 0));
-        placed = true;
-      } else {
-        p = solver->slide(p, xs[i]);
-      }
+      const ChainSolver::Point at = p;
+      p = solver->slide(p, xs[i], err ? &enc : nullptr);
+      if (err && prev < xs.size()) (*err)[prev] = error_at(at, enc);
       out[i] = solver->density(p);
+      if (roots) roots->push_back(p);
+      prev = i;
     }
+    if (err && prev < xs.size()) (*err)[prev] = error_at(p, solver->certify(p));
     return out;
   }
 
@@ -630,12 +1106,13 @@ class FisherModel final : public SpectrumModel {
       for (const auto& [a, b] : components) in = in || (xs[i] > a && xs[i] < b);
       if (in && std::isfinite(xs[i])) sorted.push_back(xs[i]), idx.push_back(i);
     }
-    const auto d = raw_densities(sorted);
+    std::vector<double> err;
+    const auto d = raw_densities(sorted, &err);
     std::vector<DensityValue> out(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) out[i].x = xs[i];
     for (std::size_t k = 0; k < idx.size(); ++k) {
       out[idx[k]].density = d[k];
-      out[idx[k]].error = 1e-13 * std::abs(d[k]) + 1e-15;
+      out[idx[k]].error = err[k];
     }
     return out;
   }
@@ -670,45 +1147,200 @@ class FisherModel final : public SpectrumModel {
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    constexpr int K = 34;
-    for (const auto& [a, b] : components) {
+    for (const auto& [a0, b0] : components) {
+      // An atom closer to an edge than 1e-7 of it (a near-critical atom: its mass a difference p_{l+1} - p_l of
+      // nearly equal probabilities) makes the density turn over at a scale below what double can certify near the
+      // edge, so the sliver next to it cannot come from panels and a power-law tail: its mass and mean are those of
+      // nu_L in a disk around the atom (contour integrals of G and z G through points 1e-5 |edge| away) less the atom's.
+      double a = a0, b = b0, sa = 0, sb = 0, la = a0, lb = b0;
+      for (const auto& at : atoms) {
+        const double tau = 1e-7 * std::abs(a0), r = std::max(1e-5 * std::abs(a0), 100 * std::abs(at.location - a0));
+        if (std::abs(at.location - a0) < tau && at.location + r < b0) {
+          sa = sliver_mass(at, r, la);
+          a = at.location + r;
+        }
+      }
+      for (const auto& at : atoms) {
+        const double tau = 1e-7 * std::abs(b0), r = std::max(1e-5 * std::abs(b0), 100 * std::abs(at.location - b0));
+        if (std::abs(at.location - b0) < tau && at.location - r > a) {
+          sb = sliver_mass(at, r, lb);
+          b = at.location - r;
+        }
+      }
       const double H = 0.125 * (b - a);
+      // Halvings toward each edge: 34, or fewer so that the last panel stays 1e-9 |edge| away (closer, the root's
+      // condition ~ (distance / |edge|)^{-1/2} leaves nothing certifiable in double; the geometric tail covers the rest).
+      auto halvings = [&](double edge) {
+        return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8, 34);
+      };
+      const int Ka = halvings(a), K = halvings(b);
       std::vector<double> lo, hi;
-      for (int k = K - 1; k >= 0; --k) lo.push_back(a + H * std::ldexp(1.0, -(k + 1))), hi.push_back(a + H * std::ldexp(1.0, -k));
+      for (int k = Ka - 1; k >= 0; --k) lo.push_back(a + H * std::ldexp(1.0, -(k + 1))), hi.push_back(a + H * std::ldexp(1.0, -k));
       const int nu = 96;
       for (int i = 0; i < nu; ++i) lo.push_back(a + H + (b - a - 2 * H) * i / nu), hi.push_back(a + H + (b - a - 2 * H) * (i + 1) / nu);
       for (int k = 0; k < K; ++k) lo.push_back(b - H * std::ldexp(1.0, -k)), hi.push_back(b - H * std::ldexp(1.0, -(k + 1)));
-      std::vector<double> xs;
-      for (std::size_t i = 0; i < lo.size(); ++i)
-        for (int j = 0; j < 8; ++j) xs.push_back(0.5 * (lo[i] + hi[i]) + 0.5 * (hi[i] - lo[i]) * gx[j]);
-      const auto d = raw_densities(xs);
-      std::vector<double> pint(lo.size(), 0.0);
-      std::size_t q = 0;
-      for (std::size_t i = 0; i < lo.size(); ++i)
-        for (int j = 0; j < 8; ++j, ++q) {
-          const double w = 0.5 * (hi[i] - lo[i]) * gw[j];
-          const double rho = std::isfinite(d[q]) ? d[q] : 0.0;
-          tab.t.push_back(std::log(xs[q])), tab.w.push_back(w / xs[q]), tab.f.push_back(xs[q] * rho);
-          pint[i] += w * rho;
-        }
-      // The mass left at each edge: the panels halve toward it, so a power-law edge makes their masses a geometric
-      // series; add its sum as an extra node at the edge (so integrated_mass and moments_from_density see it).
-      auto tail = [](double nearest, double next) {
-        if (!(nearest > 0) || !(next > 0)) return 0.0;
-        const double r = nearest / next;
-        return r < 0.99 ? nearest * r / (1 - r) : 0.0;
+      struct Panel {
+        double lo, hi, integral = 0;
+        std::array<double, 8> x{}, rho{};
+        std::shared_ptr<const ChainSolver::Point> root;  // the root at x[0], where refinements of the panel start
       };
-      const std::size_t P = lo.size();
-      const double ta = tail(pint[0], pint[1]), tb = tail(pint[P - 1], pint[P - 2]);
-      pint[0] += ta;
-      pint[P - 1] += tb;
+      // densities at the nodes of a batch of panels (one continuation along the sorted nodes, from `from`)
+      auto evaluate = [&](std::vector<Panel>& ps, const ChainSolver::Point* from) {
+        std::vector<double> xs;
+        for (auto& pn : ps)
+          for (int j = 0; j < 8; ++j) xs.push_back(pn.x[j] = 0.5 * (pn.lo + pn.hi) + 0.5 * (pn.hi - pn.lo) * gx[j]);
+        std::vector<std::size_t> order(xs.size());
+        std::iota(order.begin(), order.end(), 0);
+        std::sort(order.begin(), order.end(), [&](std::size_t u, std::size_t v) { return xs[u] < xs[v]; });
+        std::vector<double> sorted(xs.size());
+        for (std::size_t k = 0; k < xs.size(); ++k) sorted[k] = xs[order[k]];
+        std::vector<ChainSolver::Point> roots;
+        const auto d = raw_densities(sorted, nullptr, from, &roots);
+        for (std::size_t k = 0; k < xs.size(); ++k) {
+          Panel& pn = ps[order[k] / 8];
+          pn.rho[order[k] % 8] = std::isfinite(d[k]) ? d[k] : 0.0;
+          if (order[k] % 8 == 0) pn.root = std::make_shared<const ChainSolver::Point>(std::move(roots[k]));
+        }
+        for (auto& pn : ps) {
+          pn.integral = 0;
+          for (int j = 0; j < 8; ++j) pn.integral += 0.5 * (pn.hi - pn.lo) * gw[j] * pn.rho[j];
+        }
+      };
+      std::vector<Panel> panels(lo.size());
+      for (std::size_t i = 0; i < lo.size(); ++i) panels[i].lo = lo[i], panels[i].hi = hi[i];
+      evaluate(panels, nullptr);
+      // The mass left at each edge: the panels halve toward it, so near an edge where rho ~ (x - a)^beta (1 + g (x - a))
+      // the panel masses, nearest first, are m_k = A r^k (1 + s 2^k) (r = 2^{beta + 1}, s ~ g times the nearest width);
+      // three panels give A, r, s, and the panels beyond the nearest sum to A (1/(r - 1) + s/(2r - 1)). (With s = 0,
+      // the geometric series of a pure power law; the first-order term matters next to a regular point, e.g. the
+      // end of the contour sliver below, where the slope of rho moves the tail by ~0.5% of the nearest panel.)
+      auto tail = [](double m0, double m1, double m2) {
+        if (!(m0 > 0) || !(m1 > 0)) return 0.0;
+        const double q1 = m1 / m0, q2 = m2 / m1, R = q2 / q1;
+        double s = 0;
+        if (m2 > 0 && std::abs(R - 1) < 0.1) {
+          // 4 (R - 1) s^2 + (4R - 5) s + (R - 1) = 0, the root near 0
+          const double qa = 4 * (R - 1), qb = 4 * R - 5, qc = R - 1;
+          const double disc = qb * qb - 4 * qa * qc;
+          if (disc >= 0) s = (2 * qc) / (-qb + std::copysign(std::sqrt(disc), -qb));
+          if (!std::isfinite(s) || std::abs(s) > 0.1) s = 0;
+        }
+        const double r = q1 * (1 + s) / (1 + 2 * s), A = m0 / (1 + s);
+        return r > 1.01 ? A * (1 / (r - 1) + s / (2 * r - 1)) : 0.0;
+      };
+      const std::size_t P = panels.size();
+      const double ta = tail(panels[0].integral, panels[1].integral, panels[2].integral),
+                   tb = tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
+      // Panels whose 8-point rule is not converged are halved (orthogonal weights give densities with steep
+      // shoulders inside the support). The estimate: the Legendre coefficients c_k of the interpolant at the nodes,
+      // h max(|c_6|, |c_7|) times the square of their decay from c_4, c_5 (the decay to degree 16 extrapolated
+      // geometrically, r^4.5, missed a panel of hard_tanh orthogonal L = 50 off by 6e-9 of its mass), at most 1e-13
+      // of the continuous mass.
+      const double cm = 1 - std::accumulate(atoms.begin(), atoms.end(), 0.0, [](double s, const Atom& at) { return s + at.mass; });
+      const double tol = 1e-13 * std::max(cm, 1e-300);
+      auto converged = [&](const Panel& pn) {
+        double c[8];
+        for (int k = 0; k < 8; ++k) {
+          double s = 0;
+          for (int j = 0; j < 8; ++j) {
+            // P_k(x_j) by the three-term recurrence
+            double p0 = 1, p1 = gx[j];
+            double pk = k == 0 ? p0 : p1;
+            for (int m = 2; m <= k; ++m) {
+              const double p2 = ((2 * m - 1) * gx[j] * p1 - (m - 1) * p0) / m;
+              p0 = p1, p1 = p2, pk = p2;
+            }
+            s += gw[j] * pn.rho[j] * pk;
+          }
+          c[k] = 0.5 * (2 * k + 1) * s;
+        }
+        const double top = std::max(std::abs(c[6]), std::abs(c[7])), mid = std::max(std::abs(c[4]), std::abs(c[5]));
+        const double r = mid > 0 ? top / mid : 1.0;
+        const double err = (pn.hi - pn.lo) * top * (r < 1 ? r * r : 1.0);
+        return err <= tol;
+      };
+      std::vector<Panel> done, todo;
+      for (std::size_t i = 0; i < P; ++i) (i == 0 || i + 1 == P || converged(panels[i]) ? done : todo).push_back(panels[i]);
+      for (int round = 0; round < 30 && !todo.empty(); ++round) {
+        std::vector<Panel> halves;
+        for (const auto& pn : todo) {
+          // each panel's halves from the root at its first node (not from the anchor above the support)
+          const double mid = 0.5 * (pn.lo + pn.hi);
+          std::vector<Panel> two(2);
+          two[0].lo = pn.lo, two[0].hi = mid, two[1].lo = mid, two[1].hi = pn.hi;
+          evaluate(two, pn.root.get());
+          halves.insert(halves.end(), two.begin(), two.end());
+        }
+        todo.clear();
+        for (auto& h : halves) (converged(h) || h.hi - h.lo < 1e-12 * (b - a) ? done : todo).push_back(h);
+      }
+      for (auto& pn : todo) done.push_back(pn);  // unconverged after 30 halvings: kept (the tests will tell)
+      std::sort(done.begin(), done.end(), [](const Panel& u, const Panel& v) { return u.lo < v.lo; });
+      done.front().integral += ta;
+      done.back().integral += tb;
+      for (const auto& pn : done) {
+        for (int j = 0; j < 8; ++j) {
+          const double w = 0.5 * (pn.hi - pn.lo) * gw[j];
+          tab.t.push_back(std::log(pn.x[j])), tab.w.push_back(w / pn.x[j]), tab.f.push_back(pn.x[j] * pn.rho[j]);
+        }
+        tab.panel_lo.push_back(std::log(pn.lo)), tab.panel_hi.push_back(std::log(pn.hi));
+        tab.panel_integral.push_back(pn.integral);
+      }
       tab.t.push_back(std::log(a)), tab.w.push_back(ta / a), tab.f.push_back(a);
       tab.t.push_back(std::log(b)), tab.w.push_back(tb / b), tab.f.push_back(b);
-      for (std::size_t i = 0; i < P; ++i) {
-        tab.panel_lo.push_back(std::log(lo[i])), tab.panel_hi.push_back(std::log(hi[i]));
-        tab.panel_integral.push_back(pint[i]);
+      if (sa != 0) {
+        tab.t.push_back(std::log(la)), tab.w.push_back(sa / la), tab.f.push_back(la);
+        tab.panel_lo.push_back(std::log(a0)), tab.panel_hi.push_back(std::log(a)), tab.panel_integral.push_back(sa);
+      }
+      if (sb != 0) {
+        tab.t.push_back(std::log(lb)), tab.w.push_back(sb / lb), tab.f.push_back(lb);
+        tab.panel_lo.push_back(std::log(b)), tab.panel_hi.push_back(std::log(b0)), tab.panel_integral.push_back(sb);
       }
     }
+  }
+
+  // The continuous mass within r of the atom `at`, and its mean (in `mean`): (1/2 pi i) times the integrals of G and
+  // z G around |z - x_a| = r, less the atom's; by G(conj z) = conj G(z), Im of the integrals over the upper half
+  // circle, over pi. The circle keeps r from the atom and the edge (G is analytic on it; across the support at
+  // x_a + r it continues analytically from above), so Gauss-Legendre in the angle converges geometrically: 4 and 8
+  // panels of 8 nodes must agree to 1e-13 of the continuous mass. Its nodes are reached by certified steps along the
+  // arc from x_a + r.
+  double sliver_mass(const Atom& at, double r, double& mean) const {
+    for (const auto& other : atoms)
+      if (&other != &at && std::abs(other.location - at.location) < 2 * r)
+        throw convergence_error("fisher_spectrum: two atoms (" + std::to_string(at.location) + ", " +
+                                    std::to_string(other.location) + ") next to an edge of the continuous part: its "
+                                    "mass there cannot be separated",
+                                0);
+    constexpr double gx[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+                              0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
+    constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+                              0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+    const double c = at.location;
+    // mass and first moment about c
+    auto integral = [&](int panels, double& m1) {
+      ChainSolver::Point p = solver->slide(*anchor, c + r);
+      cplx I0 = 0, I1 = 0;
+      for (int k = 0; k < panels; ++k)
+        for (int j = 0; j < 8; ++j) {
+          const double h = M_PI / panels, th = h * (k + 0.5) + 0.5 * h * gx[j];
+          const cplx e = std::polar(1.0, th), z = c + r * e;
+          p = solver->move(p, z);
+          const cplx t = 0.5 * h * gw[j] * solver->cauchy(p) * cplx(0, r) * e;
+          I0 += t, I1 += t * (r * e);
+        }
+      m1 = I1.imag() / M_PI;
+      return I0.imag() / M_PI;
+    };
+    double d4, d8;
+    const double m4 = integral(4, d4), m8 = integral(8, d8);
+    const double cm = 1 - std::accumulate(atoms.begin(), atoms.end(), 0.0, [](double s, const Atom& x) { return s + x.mass; });
+    if (!(std::abs(m8 - m4) <= 1e-13 * cm) || !(m8 - at.mass > 0))
+      throw convergence_error("fisher_spectrum: the contour integral around the atom at " + std::to_string(c) +
+                                  " did not converge (" + std::to_string(m4) + " vs " + std::to_string(m8) + ")",
+                              0);
+    mean = c + d8 / (m8 - at.mass);  // the atom sits at c: no first moment about c
+    return m8 - at.mass;
   }
 };
 
@@ -848,36 +1480,11 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
     for (const auto& q : model->qhat) c.qh.push_back(static_cast<double>(q));
     c.p = p;
     c.d1.assign(net.depth + 1, 1.0);
-    // Rlev[l]: the support of nu_l lies in [0, Rlev[l]]. Crude: ||W||^2 <= 4 sigma^2 (sigma^2 orthogonal), ||D|| <= 1.
-    // When the laws of D_l^2 do not change with depth, tighter: nu_l is the law of sum_j qhat_{j-1} B_j B_j^T and
-    // ||B_j||^2 <= ||W||^2 ||J_k||^2 with J_k the Jacobian of the k = l - 1 - j layers in between, whose squared norm
-    // is the top of the support of J_k J_k^T (jacobian_spectrum).
+    // R: the support of nu_L lies in [0, R], by ||Theta_l|| <= qhat_{l-1} + ||W||^2 ||Theta_{l-1}||, ||W||^2 <= 4 sigma^2
+    // (sigma^2 orthogonal), ||D|| <= 1. Only a cap for the anchor (the continuation needs no a priori bound).
     const double wn = s2 * (orth ? 1.0 : 4.0);
-    c.Rlev.assign(net.depth + 1, 0.0);
-    c.Rlev[1] = c.qh[0];
-    for (int l = 2; l <= net.depth; ++l) c.Rlev[l] = c.qh[l - 1] + wn * c.Rlev[l - 1];
-    if (act.positively_homogeneous || !net.input_variance) {
-      try {
-        std::vector<double> top(net.depth, 1.0);
-        for (int k = 1; k + 1 < net.depth; ++k) {
-          NetworkSpec jn = net;
-          jn.depth = k;
-          jn.input_variance.reset();
-          if (net.input_variance) jn.input_variance = Param(1);  // homogeneous: the laws do not depend on q
-          const Spectrum js = jacobian_spectrum(jn, {.digits = 15});
-          top[k] = js.support().second;
-          for (const auto& a : js.atoms()) top[k] = std::max(top[k], a.location);
-        }
-        for (int l = 2; l <= net.depth; ++l) {
-          double r = c.qh[l - 1];
-          for (int j = 1; j < l; ++j) r += c.qh[j - 1] * wn * top[l - 1 - j];
-          if (std::isfinite(r) && r > 0) c.Rlev[l] = std::min(c.Rlev[l], r * 1.01);
-        }
-      } catch (const std::exception&) {
-        // keep the crude bounds
-      }
-    }
-    const double R = c.Rlev[net.depth];
+    double R = c.qh[0];
+    for (int l = 2; l <= net.depth; ++l) R = std::min(c.qh[l - 1] + wn * R, 1e300);
     c.R = R * (1 + 1e-12);
     model->solver = std::make_unique<ChainSolver>(std::move(c));
     const auto m = model->moments(16);
