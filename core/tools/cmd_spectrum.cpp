@@ -118,11 +118,29 @@ int run_spectrum(const SpectrumArgs& a) {
         ymax = std::max(ymax, y);
       }
     }
+    // Sampled atoms: runs of equal eigenvalues (to 1e-9 relative) holding more than 1% of them, e.g. the Fisher
+    // spectrum's atom at the sampled qhat_{L-1}, which sits next to the limit's qhat_{L-1} (one input: its squared
+    // norm fluctuates by O(n^-1/2)). They are left out of the histogram and marked with their masses.
+    std::vector<std::pair<double, double>> sampled_atoms;  // location, mass
+    std::vector<double> continuous;
+    {
+      std::vector<double> v = sampled;
+      std::sort(v.begin(), v.end());
+      for (std::size_t i = 0; i < v.size();) {
+        std::size_t j = i + 1;
+        while (j < v.size() && std::abs(v[j] - v[i]) <= 1e-9 * std::max(std::abs(v[i]), 1e-300)) ++j;
+        if (static_cast<double>(j - i) > 0.01 * static_cast<double>(v.size()) && v[i] > 1e-9)
+          sampled_atoms.emplace_back(v[i], static_cast<double>(j - i) / static_cast<double>(v.size()));
+        else
+          continuous.insert(continuous.end(), v.begin() + static_cast<long>(i), v.begin() + static_cast<long>(j));
+        i = j;
+      }
+    }
     if (!sampled.empty()) {
       // histogram of the eigenvalues of the continuous part, normalized to the whole spectrum (atoms not drawn)
       const int bins = 80;
       std::vector<double> c(bins, 0);
-      for (double v : sampled)
+      for (double v : continuous)
         if (v > 1e-9 && v >= xmin && v < hi) c[std::min(bins - 1, static_cast<int>((u(v) - u0) / (u1 - u0) * bins))] += 1;
       std::ofstream o(hist);
       const double w = (u1 - u0) / bins;
@@ -135,6 +153,26 @@ int run_spectrum(const SpectrumArgs& a) {
                      a.bias_variance);
     o << (logx ? "set xlabel 'log10 x'\nset ylabel 'density of log10 x'\n" : "set xlabel 'x'\nset ylabel 'density'\n")
       << "set yrange [0:" << std::max(1e-300, 1.3 * std::min(ymax, 50.0)) << "]\nset style fill transparent solid 0.35\n";
+    // Atoms as dashed vertical lines with their masses (the histogram leaves their eigenvalues out): the Fisher
+    // spectrum's atom at qhat_{L-1} sits at the bottom of the support.
+    const auto shown = [&](double x) { return x > 0 && (!logx || x >= hi * 1e-6); };
+    double left = u0;  // wide enough for the atoms
+    for (const Atom& at : sp.atoms()) {
+      if (!shown(at.location)) continue;
+      left = std::min(left, u(at.location));
+      o << fmt::format("set arrow from {0},graph 0 to {0},graph 0.8 nohead lw 2 dt 2 lc rgb 'black'\n"
+                       "set label 'atom, mass {1:.4g}' at {0},graph 0.83 left offset 0.5,0 noenhanced\n",
+                       u(at.location), at.mass);
+    }
+    for (const auto& [x, mass] : sampled_atoms) {
+      if (!shown(x)) continue;
+      left = std::min(left, u(x));
+      o << fmt::format("set arrow from {0},graph 0 to {0},graph 0.7 nohead lw 2 dt 3 lc rgb 'dark-magenta'\n"
+                       "set label 'sampled atom, mass {1:.3g}' at {0},graph 0.73 left offset 0.5,0 tc rgb "
+                       "'dark-magenta' noenhanced\n",
+                       u(x), mass);
+    }
+    o << "set xrange [" << left - 0.02 * (u1 - left) << ":" << u1 + 0.02 * (u1 - left) << "]\n";
     o << "plot ";
     if (!sampled.empty())
       o << "'" << hist << "' using 1:2 with boxes title 'simulated, n = " << a.simulate << "', ";
