@@ -56,7 +56,8 @@
 // T must be the contour rule, so the discretization needs the a posteriori check by halving the contour step.
 // Checked numerically (uncertified scratch Newton continuation, contour law of step 1/8, at z = 5 R e^{0.7 i} off the
 // axis, R = m_50^{1/50}; tanh 1.5/0.05, Gaussian and orthogonal, L = 2, 5, 10): G(z) from this chain agrees with
-// sum_{k <= 50} m_k / z^{k+1} of the exact moments to relative 1.1e-15. See docs/spectra.md.
+// sum_{k <= 50} m_k / z^{k+1} of the exact moments to relative 1.1e-15. On the real axis a crude uncertified trial
+// did NOT reproduce the mass (1.053 / 0.926 at L = 2; docs/spectra.md): not established there.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
