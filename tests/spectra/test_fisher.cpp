@@ -351,3 +351,26 @@ TEST_CASE("fisher: bad input and what is not available gets a clear error") {
   CHECK(t.moments(3).size() == 3);
   CHECK_THROWS_WITH_AS(t.support(), doctest::Contains("moments are exact"), convergence_error);
 }
+
+TEST_CASE("fisher: smooth activations — exact moments, and the density is refused, never guessed") {
+  // The chain for a general law of D^2 is derived in core/src/spectra/fisher.cpp but has no certified solver yet:
+  // until it has, every density query must throw convergence_error (docs/spectra.md, Fisher section).
+  struct Case {
+    const char* act;
+    double s2;
+  };
+  for (const Case c : {Case{"tanh", 1.5}, Case{"erf", 2}})
+    for (const Weights w : {Weights::gaussian, Weights::orthogonal}) {
+      CAPTURE(std::string(c.act));
+      CAPTURE(std::string(to_string(w)));
+      const Spectrum sp = fisher_spectrum(
+          {.activation = c.act, .weight_variance = Param(c.s2), .bias_variance = 0.05, .depth = 2, .weights = w});
+      const auto m = sp.moments(3);
+      REQUIRE(m.size() == 3);
+      CHECK(m[0] > 0);
+      CHECK_THROWS_AS(sp.support(), convergence_error);
+      CHECK_THROWS_AS(sp.density(1.0), convergence_error);
+      CHECK_THROWS_AS(sp.integrated_mass(), convergence_error);
+      CHECK_THROWS_AS(sp.moments_from_density(3), convergence_error);
+    }
+}

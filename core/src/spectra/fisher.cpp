@@ -33,6 +33,31 @@
 // At each accepted root a second test on a small box (inside the box where the root is known to be unique) gives a
 // tight enclosure, which bounds the error of the density. The tests run in double with explicit rounding terms
 // (8 eps per row sum); not interval arithmetic.
+//
+// A general law of D^2 (smooth phi': tanh, erf) — derivation; NOT YET IMPLEMENTED (fisher_spectrum still refuses the
+// density for smooth activations with convergence_error; see docs/spectra.md, "Known limits").
+// g_l = 1/S_delta (Gaussian: times 1/S_MP = 1 + m) for delta = law(D_{l-1}^2) has no closed form, but it has a
+// parametric one. With T(v) = E[d/(1 - v d)] (d ~ delta), psi_delta(v) = v T(v) and chi_delta = psi_delta^{-1},
+// S_delta(m) = chi_delta(m) (1 + m)/m. Put m = psi_delta(v_l), i.e. v_l = chi_delta(m_l); then
+//   Gaussian:   g_l(m_l) = (1 + m_l)/S_delta(m_l) = m_l / v_l = T(v_l)
+//   orthogonal: g_l(m_l) = 1/S_delta(m_l) = m_l / ((1 + m_l) v_l) = T(v_l) / (1 + v_l T(v_l)) = w_l T(v_l)   (w_l = 1/(1 + m_l)).
+// So the chain gains one unknown v_l per level and one row C_l, and B_l loses its rational g:
+//   A_l (unchanged)
+//   B_l:  zeta_l - q_{l-1} - sigma^2 zeta_{l-1} T(v_l)            [orthogonal: ... T(v_l) w_l]
+//   C_l:  m_l - v_l T(v_l) = 0                                     [orthogonal: w_l (1 + v_l T(v_l)) - 1 = 0]
+// (Bernoulli check: T(v) = p d1/(1 - v d1) gives v = m/(d1 (p + m)) and g = d1 (p + m) [/(1 + m)], the forms above.)
+// Far form (u = 1/zeta, s = 1/z): A_l as before, B_l -> u_{l-1} - q_{l-1} u_l u_{l-1} - sigma^2 u_l T(v_l) [w_l], C_l as
+// is; at s = 0 the root is u = 0, m = 0 (w = 1), v = 0, and the Jacobian is triangular once the rows are taken in
+// the order B (in u only, from l = L down), A (u and y), C (y and v), with diagonal 1 (B, A) and -E[d] (C, Gaussian)
+// or E[d] (orthogonal): regular, so the branch of z = infinity is again the only analytic one. Coupling stays local:
+// with the unknowns ordered (y_l, u_{l-1}, v_l) per level the Jacobian is a band |i - j| <= 3. T is not polynomial: a certified step needs sup bounds of T, T' = E[d^2/(1 - v d)^2] and
+// T'' = E[2 d^3/(1 - v d)^3] on the tube, which for the contour law (nodes cd_i, weights cw_i, as in jacobian.cpp's
+// smooth_law) follow node by node from |1 - v cd_i| >= delta_i (lilypads.cpp, kantorovich); and for real v > 1/dmax,
+// T must be the contour rule, so the discretization needs the a posteriori check by halving the contour step.
+// Checked numerically (uncertified scratch Newton continuation, contour law of step 1/8, at z = 5 R e^{0.7 i} off the
+// axis, R = m_50^{1/50}; tanh 1.5/0.05, Gaussian and orthogonal, L = 2, 5, 10): G(z) from this chain agrees with
+// sum_{k <= 50} m_k / z^{k+1} of the exact moments to relative 1.1e-15. On the real axis a crude uncertified trial
+// did NOT reproduce the mass (1.053 / 0.926 at L = 2; docs/spectra.md): not established there.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
