@@ -13,6 +13,7 @@
 #include <netsor/spectra/lilypads.hpp>
 #include <netsor/spectra/spectrum.hpp>
 
+#include "smooth_law.hpp"
 #include "two_precisions.hpp"
 
 #include <algorithm>
@@ -78,108 +79,10 @@ std::vector<T> jtj_moments(const std::vector<std::vector<T>>& d2_by_layer, const
   return std::vector<T>(psi.begin() + 1, psi.end());
 }
 
-// ---------------------------------------------------------------------------------------- smooth laws of D^2
-// For a smooth phi', D^2 = d(Z) with d(z) = phi'(a z)^2, a = sqrt(q), Z ~ N(0, 1), and T(u) = E[d / (1 - u d)]. The
-// solver needs T for u in the closed lower half-plane (docs/spectra.md, "The density solver"); for real u > 1/dmax
-// the integrand has poles on the real z line, so the rule runs on the contour z = g(t) = t + i s(t),
-// s(t) = c t / (1 + (t/tau)^2), odd and positive for t > 0. For d even and decreasing in |z| (tanh, erf, sigmoid)
-// the pole z0 of 1/(1 - u d) (d(z0) = 1/u, Im(1/u) > 0) lies where Im d > 0, i.e. below the axis for z0 > 0:
-// when Im d(z) <= 0 on the whole region between the axis and the contour (and d has no singularity there), the
-// contour integral equals T(u) for Im u < 0 and continues it analytically across the real u axis beyond 1/dmax.
-// That condition is checked on a grid of the region (to 1.5 s(t), a margin) before the contour is used.
-struct Contour {
-  double a = 1, c = 1, tau = 1;
-  double s(double t) const { return c * t / (1 + (t / tau) * (t / tau)); }
-  double ds(double t) const {
-    const double r = (t / tau) * (t / tau);
-    return c * (1 - r) / ((1 + r) * (1 + r));
-  }
-};
-
-constexpr double kContourT = 9.5;  // truncation |t| <= T: phi(T) e^{s^2/2} < 1e-19
-constexpr double kContourH0 = 0.25;  // step of level 0; level l uses 2^-l of it
 constexpr int kMaxEscalation = 4;    // levels a point may go beyond the chosen one
 // Target of the a posteriori check of x rho(x) (absolute, at density_tolerance = 1e-10): integrated in log x over
 // the hundreds of units a deep network's spectrum spans, it keeps the mass within ~1e-11.
 constexpr double kXRhoTol = 1e-14;
-
-cplx d_complex(const Expr& dphi, double a, cplx z) {
-  const cplx p = eval_complex(dphi, a * z);
-  return p * p;
-}
-double d_real(const Expr& dphi, double a, double z) {
-  const double p = eval_double(dphi, a * z);
-  return p * p;
-}
-
-// Why a smooth phi' cannot have the contour rule, or "" when it can (then `out` is the contour). Checks: the
-// complex evaluation exists, d is even and decreasing in |z| on the real line, and the region condition above.
-std::string make_contour(const std::string& name, const Expr& dphi, double q, Contour& out) {
-  if (auto op = complex_unsupported_op(dphi))
-    return "phi' of " + name + " uses " + *op + ", which has no complex evaluation here";
-  const double a = std::sqrt(q);
-  const double d0 = d_real(dphi, a, 0.0);
-  if (!(d0 > 0) || !std::isfinite(d0)) return "phi'(0) = 0 for " + name;
-  double prev = d0;
-  for (int i = 1; i <= 1600; ++i) {
-    const double z = i / 100.0, dp = d_real(dphi, a, z), dm = d_real(dphi, a, -z);
-    if (!(std::abs(dp - dm) <= 1e-14 * d0) || !(dp <= prev * (1 + 1e-15)))
-      return "phi'(h)^2 is not even and decreasing in |h| for " + name +
-             " (the contour rule is written for that shape: tanh, erf, sigmoid)";
-    prev = dp;
-  }
-  // The region between the axis and 1.5 s(t), t in (0, T]: Im d <= 0 (to rounding) and d finite and moderate.
-  auto region_ok = [&](const Contour& k) {
-    for (int i = 1; i <= 400; ++i) {
-      const double t = kContourT * i / 400.0;
-      for (int j = 1; j <= 24; ++j) {
-        const cplx dz = d_complex(dphi, a, cplx(t, 1.5 * k.s(t) * j / 24.0));
-        if (!std::isfinite(dz.real()) || !std::isfinite(dz.imag()) || std::abs(dz) > 1e3 * d0) return false;
-        if (dz.imag() > 1e-14 * std::abs(dz)) return false;
-      }
-      if (!(d_complex(dphi, a, cplx(t, k.s(t))).imag() < 0) && d_real(dphi, a, t) > 1e-300) return false;
-    }
-    return true;
-  };
-  for (double tau : {4.0, 2.8, 2.0, 1.4, 1.0, 0.7, 0.5, 0.35})
-    for (double c : {1.0, 0.7, 0.5}) {
-      const Contour k{a, c, tau};
-      if (region_ok(k)) {
-        out = k;
-        return "";
-      }
-    }
-  return "no contour z = t + i c t / (1 + (t/tau)^2) keeps Im phi'(sqrt(q) z)^2 <= 0 for " + name +
-         " at q = " + num(q);
-}
-
-// The law of d(Z) at level lev: real nodes on the real line (step h/2) and contour nodes (step h), both folded to
-// t >= 0 (the integrands are even in t).
-DiscreteLaw smooth_law(const Expr& dphi, const Contour& k, int lev, bool with_contour) {
-  DiscreteLaw law;
-  constexpr double inv_sqrt_2pi = 0.39894228040143267794;
-  const double h = std::ldexp(kContourH0, -lev);
-  {
-    const double hr = h / 2;
-    const int n = static_cast<int>(std::ceil(kContourT / hr));
-    for (int i = 0; i <= n; ++i) {
-      const double t = i * hr;
-      law.d.push_back(d_real(dphi, k.a, t));
-      law.w.push_back((i == 0 ? 1 : 2) * hr * inv_sqrt_2pi * std::exp(-0.5 * t * t));
-    }
-  }
-  if (with_contour) {
-    const int n = static_cast<int>(std::ceil(kContourT / h));
-    for (int i = 0; i <= n; ++i) {
-      const double t = i * h;
-      const cplx g(t, k.s(t)), dg(1, k.ds(t));
-      law.cd.push_back(d_complex(dphi, k.a, g));
-      law.cw.push_back((i == 0 ? 1.0 : 2.0) * h * inv_sqrt_2pi * std::exp(-0.5 * g * g) * dg);
-    }
-  }
-  law.finish();
-  return law;
-}
 
 class JacobianModel final : public SpectrumModel {
  public:
