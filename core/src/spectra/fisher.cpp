@@ -346,39 +346,30 @@ class ChainSolver {
       const int y = c_.iy(l), yp = l >= 3 ? c_.iy(l - 1) : -1, v = c_.iz(l - 1);
       const int vn = l < c_.L ? c_.iz(l) : n;  // zeta_l (u_l); the parameter at l = L
       const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1];
+      // A_l, the same for both laws of D^2
+      if (!c_.orth && !far) {
+        S.add(ra, 1, {y, v});
+        S.add(ra, -q0, {y});
+        S.add(ra, -q0, {});
+        if (yp >= 0) S.add(ra, -1, {v, yp});
+      } else if (!c_.orth) {
+        S.add(ra, 1, {y});
+        if (yp >= 0) S.add(ra, -1, {yp});
+        S.add(ra, -q0, {v});
+        S.add(ra, -q0, {v, y});
+      } else if (!far) {
+        S.add(ra, 1, {v, y});
+        S.add(ra, -1, yp >= 0 ? std::initializer_list<int>{v, yp} : std::initializer_list<int>{v});
+        S.add(ra, q0, yp >= 0 ? std::initializer_list<int>{yp} : std::initializer_list<int>{});
+      } else {
+        S.add(ra, 1, {y});
+        S.add(ra, -1, yp >= 0 ? std::initializer_list<int>{yp} : std::initializer_list<int>{});
+        S.add(ra, q0, yp >= 0 ? std::initializer_list<int>{v, yp} : std::initializer_list<int>{v});
+      }
       if (c_.smooth()) {
-        // A_l as for two atoms below; B_l: zeta_l - q1 - s2 zeta_{l-1} g_l (far: times u_l u_{l-1});
+        // B_l: zeta_l - q1 - s2 zeta_{l-1} g_l (far: times u_l u_{l-1});
         // C_l: m_l - v_l g_l (orthogonal: w_l + v_l g_l - 1); D_l: g_l - T(v_l) (orthogonal: g_l - w_l T(v_l)).
         const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
-        if (!c_.orth && !far) {
-          S.add(ra, 1, {y, v});
-          S.add(ra, -q0, {y});
-          S.add(ra, -q0, {});
-          if (yp >= 0) S.add(ra, -1, {v, yp});
-        } else if (!c_.orth) {
-          S.add(ra, 1, {y});
-          if (yp >= 0) S.add(ra, -1, {yp});
-          S.add(ra, -q0, {v});
-          S.add(ra, -q0, {v, y});
-        } else if (!far) {
-          S.add(ra, 1, {v, y});
-          if (yp >= 0) {
-            S.add(ra, -1, {v, yp});
-            S.add(ra, q0, {yp});
-          } else {
-            S.add(ra, -1, {v});
-            S.add(ra, q0, {});
-          }
-        } else {
-          S.add(ra, 1, {y});
-          if (yp >= 0) {
-            S.add(ra, -1, {yp});
-            S.add(ra, q0, {v, yp});
-          } else {
-            S.add(ra, -1, {});
-            S.add(ra, q0, {v});
-          }
-        }
         if (!far) {
           S.add(rb, 1, {vn});
           S.add(rb, -q1, {});
@@ -395,51 +386,22 @@ class ChainSolver {
         S.trows.push_back({rd, c_.orth ? y : -1, iv, c_.law[l].get()});
         continue;
       }
+      // B_l for two atoms
       const double sd = s2 * c_.d1[l], p = c_.p[l];
-      if (!c_.orth && !far) {
-        S.add(ra, 1, {y, v});
-        S.add(ra, -q0, {y});
-        S.add(ra, -q0, {});
-        if (yp >= 0) S.add(ra, -1, {v, yp});
+      if (!far) {
         S.add(rb, 1, {vn});
         S.add(rb, -q1, {});
-        S.add(rb, -sd * p, {v});
-        S.add(rb, -sd, {v, y});
-      } else if (!c_.orth && far) {
-        S.add(ra, 1, {y});
-        if (yp >= 0) S.add(ra, -1, {yp});
-        S.add(ra, -q0, {v});
-        S.add(ra, -q0, {v, y});
-        S.add(rb, 1, {v});
-        S.add(rb, -q1, {vn, v});
-        S.add(rb, -sd * p, {vn});
-        S.add(rb, -sd, {vn, y});
-      } else if (!far) {
-        S.add(ra, 1, {v, y});
-        if (yp >= 0) {
-          S.add(ra, -1, {v, yp});
-          S.add(ra, q0, {yp});
-        } else {
-          S.add(ra, -1, {v});
-          S.add(ra, q0, {});
-        }
-        S.add(rb, 1, {vn});
-        S.add(rb, -q1, {});
-        S.add(rb, -sd, {v});
-        S.add(rb, sd * (1 - p), {v, y});
       } else {
-        S.add(ra, 1, {y});
-        if (yp >= 0) {
-          S.add(ra, -1, {yp});
-          S.add(ra, q0, {v, yp});
-        } else {
-          S.add(ra, -1, {});
-          S.add(ra, q0, {v});
-        }
         S.add(rb, 1, {v});
         S.add(rb, -q1, {vn, v});
-        S.add(rb, -sd, {vn});
-        S.add(rb, sd * (1 - p), {vn, y});
+      }
+      const int at = far ? vn : v;  // zeta_{l-1} (near) or u_l (far) multiplies g
+      if (!c_.orth) {
+        S.add(rb, -sd * p, {at});
+        S.add(rb, -sd, {at, y});
+      } else {
+        S.add(rb, -sd, {at});
+        S.add(rb, sd * (1 - p), {at, y});
       }
     }
     // the band of F'
