@@ -63,6 +63,7 @@
 #include <netsor/spectra/activation.hpp>
 #include <netsor/spectra/spectrum.hpp>
 
+#include "smooth_law.hpp"
 #include "two_precisions.hpp"
 
 #include <Eigen/Core>
@@ -71,10 +72,13 @@
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <complex>
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
 
@@ -152,11 +156,67 @@ struct Chain {
   std::vector<double> qh;    // qhat_0..qhat_{L-1}
   std::vector<double> p, d1;  // index l = 2..L: law of D_{l-1}^2 = (1 - p) delta_0 + p delta_d1
   double R = 1;              // the support of nu_L lies in [0, R]
+  // A smooth law of D^2 (index l = 2..L, empty for the two-atom laws): the contour rule of law(D_{l-1}^2); then each
+  // level has the unknowns (y_l, zeta_{l-1}, v_l, g_l), else (y_l, zeta_{l-1}).
+  std::vector<std::shared_ptr<const DiscreteLaw>> law;
 
-  int n() const { return 2 * (L - 1); }
-  static int iy(int l) { return 2 * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
-  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
+  bool smooth() const { return !law.empty(); }
+  int k() const { return smooth() ? 4 : 2; }
+  int n() const { return k() * (L - 1); }
+  int iy(int l) const { return k() * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
+  int iz(int j) const { return k() * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
+  int iv(int l) const { return k() * (l - 2) + 2; }  // v_l = chi_delta(m_l) (smooth laws)
+  int ig(int l) const { return k() * (l - 2) + 3; }  // g_l = T(v_l) (Gaussian) or w_l T(v_l) (orthogonal)
 };
+
+// T(v) = E[d / (1 - v d)] of a smooth law as the contour rule holds it (sum_i cw_i cd_i / (1 - v cd_i)), with T' and
+// T''; a0, a1 the sums of the moduli of the terms of T and T' (for the rounding bounds).
+struct TEval {
+  cplx t0, t1, t2;
+  double a0 = 0, a1 = 0, a2 = 0;
+};
+TEval teval(const DiscreteLaw& law, cplx v) {
+  TEval e;
+  for (std::size_t i = 0; i < law.cd.size(); ++i) {
+    const cplx d = law.cd[i], r = 1.0 / (1.0 - v * d), t = law.cw[i] * d * r, t1 = t * d * r;
+    const cplx t2 = 2.0 * t1 * d * r;
+    e.t0 += t, e.t1 += t1, e.t2 += t2;
+    e.a0 += std::abs(t), e.a1 += std::abs(t1), e.a2 += std::abs(t2);
+  }
+  return e;
+}
+// The rounding of a sum of the contour rule, relative to its sum of moduli.
+double trule_rounding(const DiscreteLaw& law) { return (static_cast<double>(law.cd.size()) + 16) * kEps; }
+
+// S[k] >= sup |T^(k)| over the disk |v - c| <= rho, k = 0..3. Node by node, T^(j)(v) = j! sum cw d^(j+1)/(1 - v d)^(j+1)
+// and |1 - v d| >= |1 - c d| - rho |d| give N_j >= sup |T^(j)|; those sums of moduli ignore the cancellations of the
+// complex contour weights, so the bound used is the Taylor one, |T^(k)(c)| + rho |T^(k+1)(c)| + rho^2 N_(k+2) / 2 (as
+// lilypads.cpp does for its Lipschitz bound), when smaller. False when a pole of the rule (v = 1/cd_i) may lie in the disk.
+bool tsup(const DiscreteLaw& law, cplx c, double rho, double S[4]) {
+  double N[6] = {0, 0, 0, 0, 0, 0}, A[6] = {0, 0, 0, 0, 0, 0};
+  cplx D[6];
+  for (std::size_t i = 0; i < law.cd.size(); ++i) {
+    const cplx d = law.cd[i], r = 1.0 / (1.0 - c * d);
+    const double ad = std::abs(d), delta = (std::abs(1.0 - c * d) - rho * ad) * (1 - 8 * kEps);
+    if (!(delta > 0)) return false;
+    const double q = ad / delta;
+    double t = std::abs(law.cw[i]) * q, f = 1;
+    cplx u = law.cw[i] * d * r;
+    for (int j = 0; j < 6; ++j) {
+      if (j > 0) t *= q, f *= j, u *= d * r;
+      N[j] += f * t;
+      D[j] += f * u;
+      A[j] += f * std::abs(u);
+    }
+  }
+  const double g = 1 + trule_rounding(law);
+  for (int k = 0; k < 4; ++k) {
+    const double taylor = std::abs(D[k]) + trule_rounding(law) * A[k] +
+                          rho * (std::abs(D[k + 1]) + trule_rounding(law) * A[k + 1]) + 0.5 * rho * rho * N[k + 2];
+    S[k] = std::min(N[k], taylor) * g;
+  }
+  return std::isfinite(S[3]);
+}
 
 using VecC = Eigen::VectorXcd;
 
@@ -170,9 +230,17 @@ struct Mono {
   std::array<int, 3> a{};
 };
 
+// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - x_iw T(x_iv) (x_iw = 1 when iw < 0).
+struct TRow {
+  int row = 0, iw = -1, iv = 0;
+  const DiscreteLaw* law = nullptr;
+};
+
 struct System {
   int n = 0;
+  int kl = 2, ku = 2;  // the band of F'
   std::vector<std::vector<Mono>> rows;
+  std::vector<TRow> trows;
   void add(int row, double c, std::initializer_list<int> vars) {
     Mono m;
     m.c = c;
@@ -182,12 +250,15 @@ struct System {
 };
 
 // LU with partial pivoting of a band matrix with KL sub- and KU super-diagonals (LAPACK's gbtf2): the chain's
-// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2.
+// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2 (4 for a smooth law of D^2).
 class BandLU {
  public:
-  static constexpr int KL = 2, KU = 2, W = 2 * KL + KU + 1;
-  explicit BandLU(int n = 0) : n_(n), a_(static_cast<std::size_t>(n) * W), l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
+  explicit BandLU(int n = 0, int kl = 2, int ku = 2)
+      : n_(n), KL(kl), KU(ku), W(2 * kl + ku + 1), a_(static_cast<std::size_t>(n) * W),
+        l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
   int n() const { return n_; }
+  int kl() const { return KL; }
+  int ku() const { return KU; }
   // Entry (i, j) for j - i in [-KL, KL + KU] (the upper part widens by KL through the row interchanges).
   cplx& at(int i, int j) { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
   const cplx& at(int i, int j) const { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
@@ -227,7 +298,7 @@ class BandLU {
   }
 
  private:
-  int n_;
+  int n_, KL, KU, W;
   std::vector<cplx> a_, l_;
   std::vector<int> piv_;
 };
@@ -271,10 +342,60 @@ class ChainSolver {
     S.rows.resize(n);
     const double s2 = c_.sigma2;
     for (int l = 2; l <= c_.L; ++l) {
-      const int ra = Chain::iy(l), rb = ra + 1;
-      const int y = Chain::iy(l), yp = l >= 3 ? Chain::iy(l - 1) : -1, v = Chain::iz(l - 1);
-      const int vn = l < c_.L ? Chain::iz(l) : n;  // zeta_l (u_l); the parameter at l = L
-      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1], sd = s2 * c_.d1[l], p = c_.p[l];
+      const int ra = c_.iy(l), rb = ra + 1;
+      const int y = c_.iy(l), yp = l >= 3 ? c_.iy(l - 1) : -1, v = c_.iz(l - 1);
+      const int vn = l < c_.L ? c_.iz(l) : n;  // zeta_l (u_l); the parameter at l = L
+      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1];
+      if (c_.smooth()) {
+        // A_l as for two atoms below; B_l: zeta_l - q1 - s2 zeta_{l-1} g_l (far: times u_l u_{l-1});
+        // C_l: m_l - v_l g_l (orthogonal: w_l + v_l g_l - 1); D_l: g_l - T(v_l) (orthogonal: g_l - w_l T(v_l)).
+        const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
+        if (!c_.orth && !far) {
+          S.add(ra, 1, {y, v});
+          S.add(ra, -q0, {y});
+          S.add(ra, -q0, {});
+          if (yp >= 0) S.add(ra, -1, {v, yp});
+        } else if (!c_.orth) {
+          S.add(ra, 1, {y});
+          if (yp >= 0) S.add(ra, -1, {yp});
+          S.add(ra, -q0, {v});
+          S.add(ra, -q0, {v, y});
+        } else if (!far) {
+          S.add(ra, 1, {v, y});
+          if (yp >= 0) {
+            S.add(ra, -1, {v, yp});
+            S.add(ra, q0, {yp});
+          } else {
+            S.add(ra, -1, {v});
+            S.add(ra, q0, {});
+          }
+        } else {
+          S.add(ra, 1, {y});
+          if (yp >= 0) {
+            S.add(ra, -1, {yp});
+            S.add(ra, q0, {v, yp});
+          } else {
+            S.add(ra, -1, {});
+            S.add(ra, q0, {v});
+          }
+        }
+        if (!far) {
+          S.add(rb, 1, {vn});
+          S.add(rb, -q1, {});
+          S.add(rb, -s2, {v, ig});
+        } else {
+          S.add(rb, 1, {v});
+          S.add(rb, -q1, {vn, v});
+          S.add(rb, -s2, {vn, ig});
+        }
+        S.add(rc, 1, {y});
+        S.add(rc, c_.orth ? 1.0 : -1.0, {iv, ig});
+        if (c_.orth) S.add(rc, -1, {});
+        S.add(rd, 1, {ig});
+        S.trows.push_back({rd, c_.orth ? y : -1, iv, c_.law[l].get()});
+        continue;
+      }
+      const double sd = s2 * c_.d1[l], p = c_.p[l];
       if (!c_.orth && !far) {
         S.add(ra, 1, {y, v});
         S.add(ra, -q0, {y});
@@ -321,6 +442,18 @@ class ChainSolver {
         S.add(rb, sd * (1 - p), {vn, y});
       }
     }
+    // the band of F'
+    S.kl = S.ku = 0;
+    auto widen = [&](int i, int j) {
+      if (j < n) S.kl = std::max(S.kl, i - j), S.ku = std::max(S.ku, j - i);
+    };
+    for (int i = 0; i < n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) widen(i, m.a[k]);
+    for (const TRow& t : S.trows) {
+      widen(t.row, t.iv);
+      if (t.iw >= 0) widen(t.row, t.iw);
+    }
     return S;
   }
 
@@ -343,6 +476,24 @@ class ChainSolver {
       f[i] = s;
       if (mag) (*mag)[i] = g;
     }
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      const cplx w = t.iw >= 0 ? x[t.iw] : cplx(1);
+      f[t.row] -= w * e.t0;
+      if (mag) (*mag)[t.row] += std::abs(w) * e.a0 * (1 + trule_rounding(*t.law) / kGamma);
+    }
+  }
+
+  // Per row, a bound of the rounding of the computed F'(x) (its T terms) times r; the multilinear terms are covered
+  // by kGamma |F'| r where that is used.
+  static std::vector<double> trounding(const System& S, const VecC& x, const std::vector<double>& r) {
+    std::vector<double> o(S.n, 0.0);
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      const double aw = t.iw >= 0 ? std::abs(x[t.iw]) : 1.0;
+      o[t.row] += trule_rounding(*t.law) * ((t.iw >= 0 ? e.a0 * r[t.iw] : 0.0) + aw * e.a1 * r[t.iv]);
+    }
+    return o;
   }
 
   // dF/dpar at x (F is affine in the parameter).
@@ -363,7 +514,7 @@ class ChainSolver {
 
   // The Jacobian in band storage.
   static void jacobian(const System& S, const VecC& x, cplx par, BandLU& J) {
-    J = BandLU(S.n);
+    J = BandLU(S.n, S.kl, S.ku);
     for (int i = 0; i < S.n; ++i)
       for (const Mono& m : S.rows[i])
         for (int k = 0; k < m.k; ++k) {
@@ -374,6 +525,11 @@ class ChainSolver {
             if (kk != k) t *= val(x, par, S.n, m.a[kk]);
           J.at(i, j) += t;
         }
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      if (t.iw >= 0) J.at(t.row, t.iw) -= e.t0;
+      J.at(t.row, t.iv) -= (t.iw >= 0 ? x[t.iw] : cplx(1)) * e.t1;
+    }
   }
 
   // v_i = sum_j sup |F'_ij(x; par) - F'_ij(x0; par0)| r_j over |x - x0| <= R (componentwise), |par - par0| <= Rpar.
@@ -392,6 +548,17 @@ class ChainSolver {
             if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
           v[i] += std::abs(m.c) * (hi - lo) * r[j];
         }
+    // the T terms: d/dw (w T(v)) = T(v), d/dv = w T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
+    for (const TRow& t : S.trows) {
+      double Sb[4];
+      if (!tsup(*t.law, x0[t.iv], R[t.iv], Sb)) {
+        v[t.row] = std::numeric_limits<double>::infinity();
+        continue;
+      }
+      const double aw = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0, Rw = t.iw >= 0 ? R[t.iw] : 0.0;
+      if (t.iw >= 0) v[t.row] += Sb[1] * R[t.iv] * r[t.iw];
+      v[t.row] += (Rw * Sb[1] + aw * Sb[2] * R[t.iv]) * r[t.iv];
+    }
     return v;
   }
 
@@ -449,7 +616,7 @@ class ChainSolver {
     std::vector<double> absJr(const std::vector<double>& r) const {
       std::vector<double> o(n, 0.0);
       for (int i = 0; i < n; ++i)
-        for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
+        for (int j = std::max(0, i - J0.kl()); j <= std::min(n - 1, i + J0.ku()); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
       return o;
     }
   };
@@ -478,7 +645,7 @@ class ChainSolver {
     for (int i = 0; i < n; ++i)  // E = I - Y J0, J0 banded: column j has rows j - KU .. j + KL
       for (int j = 0; j < n; ++j) {
         cplx s = i == j ? cplx(1) : cplx(0);
-        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+        for (int k = std::max(0, j - I.J0.ku()); k <= std::min(n - 1, j + I.J0.kl()); ++k)
           s -= cmul(I.Y[static_cast<std::size_t>(i) * n + k], I.J0.at(k, j));
         I.aE[static_cast<std::size_t>(i) * n + j] = cabs(s);
       }
@@ -501,9 +668,9 @@ class ChainSolver {
       rt[i] = 3 * (std::abs(I.ya[i]) + I.Yrf[i]) + 4 * kEps * std::abs(a.x[i]) + 1e-300;
       if (!(std::abs(a.x[i] - a.box_c[i]) + rt[i] < a.box_r[i])) return false;
     }
-    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt);
+    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt), tr = trounding(S, a.x, rt);
     std::vector<double> w(n);
-    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i];
+    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i] + tr[i];
     const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, rt);
     enc.resize(n);
     for (int i = 0; i < n; ++i) {
@@ -546,7 +713,7 @@ class ChainSolver {
     auto x_of = [&](int k) { return k == n ? a.par : x0[k]; };
     VecC F1 = VecC::Zero(n), F2 = VecC::Zero(n);
     std::vector<double> rnd(n), vr(n);
-    BandLU D1(n);
+    BandLU D1(n, S.kl, S.ku);
     for (int i = 0; i < n; ++i) {
       double m1 = 0, m2 = 0;
       for (const Mono& m : S.rows[i]) {
@@ -564,13 +731,33 @@ class ChainSolver {
       }
       rnd[i] = kGamma * (m1 + m2 + n * (std::abs(F1[i]) + std::abs(F2[i])));
     }
+    // The T terms -w T(v) (smooth laws): F1, F2 and D1 exactly at x0; F along the segment is F0 + t F1 + t^2 F2 + rho(t)
+    // with |rho| <= (3 |dw| |dv|^2 sup|T''| + (|w0| + |dw|) |dv|^3 sup|T'''|) / 6 over the disk (v0, |dv|), put with the
+    // rounding.
+    std::vector<TEval> te(S.trows.size());
+    for (std::size_t k = 0; k < S.trows.size(); ++k) {
+      const TRow& t = S.trows[k];
+      const int i = t.row;
+      const TEval& e = te[k] = teval(*t.law, x0[t.iv]);
+      const cplx dv = dx[t.iv], w0 = t.iw >= 0 ? x0[t.iw] : cplx(1), dw = t.iw >= 0 ? dx[t.iw] : cplx(0);
+      F1[i] -= dw * e.t0 + w0 * e.t1 * dv;
+      if (t.iw >= 0) D1.at(i, t.iw) -= e.t1 * dv;
+      D1.at(i, t.iv) -= dw * e.t1 + w0 * e.t2 * dv;
+      // the t^2 coefficient exactly (its cancellations kept in Y F2), the rest by the third derivative
+      F2[i] -= dw * dv * e.t1 + 0.5 * w0 * dv * dv * e.t2;
+      double Sb[4];
+      const double adv = std::abs(dv), adw = std::abs(dw), aw0 = std::abs(w0);
+      if (!tsup(*t.law, x0[t.iv], adv, Sb)) return false;
+      rnd[i] += (3 * adw * adv * adv * Sb[2] + (aw0 + adw) * adv * adv * adv * Sb[3]) / 6 +
+                trule_rounding(*t.law) * (adw * e.a0 + aw0 * adv * e.a1 + adv * adv * (adw * e.a1 + aw0 * e.a2)) * 2;
+    }
     const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
     // |Y D1| (D1 banded like F')
     std::vector<double> aM(static_cast<std::size_t>(n) * n);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) {
         cplx s = 0;
-        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+        for (int k = std::max(0, j - D1.ku()); k <= std::min(n - 1, j + D1.kl()); ++k)
           s += cmul(I.Y[static_cast<std::size_t>(i) * n + k], D1.at(k, j));
         aM[static_cast<std::size_t>(i) * n + j] = cabs(s);
       }
@@ -586,6 +773,29 @@ class ChainSolver {
       for (int i = 0; i < n; ++i)
         for (const Mono& m : S.rows[i])
           if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
+      // the T terms (see the derivation in docs/spectra.md, "Smooth laws in the Fisher chain"): over B(t), with
+      // b = |dv| + r_v and sup |T^(k)| on the disk (v0, b),
+      //   |T(v) - T(v0) - t T'(v0) dv| <= b^2 sup|T''| / 2 + |T'(v0)| r_v,
+      //   |w T'(v) - w0 T'(v0) - t (dw T'(v0) + w0 T''(v0) dv)|
+      //       <= (|dw| + r_w) b sup|T''| + r_w |T'(v0)| + |w0| (b^2 sup|T^(3)| / 2 + |T''(v0)| r_v).
+      for (std::size_t k = 0; k < S.trows.size(); ++k) {
+        const TRow& t = S.trows[k];
+        const TEval& e = te[k];
+        const double rv = r[t.iv], rw = t.iw >= 0 ? r[t.iw] : 0.0, b = std::abs(dx[t.iv]) + rv;
+        const double adw = t.iw >= 0 ? std::abs(dx[t.iw]) : 0.0, aw0 = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0;
+        double Sb[4];
+        if (!tsup(*t.law, x0[t.iv], b, Sb)) {
+          w[t.row] = std::numeric_limits<double>::infinity();
+          continue;
+        }
+        const double a1 = std::abs(e.t1), a2 = std::abs(e.t2);
+        if (t.iw >= 0) w[t.row] += (0.5 * b * b * Sb[2] + a1 * rv) * rw;
+        w[t.row] += ((adw + rw) * b * Sb[2] + rw * a1 + aw0 * (0.5 * b * b * Sb[3] + a2 * rv)) * rv;
+        // rounding of the computed T entries of F'(x0) and D1
+        w[t.row] += 2 * trule_rounding(*t.law) *
+                    ((t.iw >= 0 ? (e.a0 + e.a1 * std::abs(dx[t.iv])) * rw : 0.0) +
+                     (aw0 * e.a1 + adw * e.a1 + aw0 * e.a2 * std::abs(dx[t.iv])) * rv);
+      }
       const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
       for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
       const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, r), Mr = Inverse::mul(n, aM, r);
@@ -608,6 +818,7 @@ class ChainSolver {
     const double th = *std::max_element(theta.begin(), theta.end());
     const double dz = std::abs(dp);
     out.h = dz * std::clamp(th > 0 ? 0.8 * 0.5 / th : 4.0, 0.25, 4.0);
+    if (!ok && std::getenv("NETSOR_DEBUG2")) { int w = 0; for (int i = 0; i < n; ++i) if (s[i] / r[i] > s[w] / r[w]) w = i; std::fprintf(stderr, "fail par %.10g%+.3gi dp %.3g worst %d s/r %.3g r %.3g res %.3g enc %.3g ya %.3g y01 %.3g y2 %.3g Yrf %.3g Yrnd %.3g x %.3g dx %.3g\n", a.par.real(), a.par.imag(), std::abs(dp), w, s[w] / r[w], r[w], res[w], enc[w], std::abs(I.ya[w]), std::abs(y01[w]), std::abs(y2[w]), I.Yrf[w], Yrnd[w], std::abs(x0[w]), std::abs(dx[w])); for (int i = 0; i < n; ++i) std::fprintf(stderr, "   %d x %.3g dx %.3g rnd %.3g\n", i, std::abs(x0[i]), std::abs(dx[i]), rnd[i]); }
     if (!ok) return false;
     const VecC c = x0 + dx;
     VecC x1 = c;
@@ -628,7 +839,7 @@ class ChainSolver {
     const int n = D.n();
     std::vector<double> o(n, 0.0);
     for (int i = 0; i < n; ++i)
-      for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
+      for (int j = std::max(0, i - D.kl()); j <= std::min(n - 1, i + D.ku()); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
     return o;
   }
 
@@ -694,7 +905,13 @@ class ChainSolver {
     const int n = c_.n();
     State s0{0, VecC::Zero(n), std::vector<double>(n, 0.0), {}, {}, 0};
     if (c_.orth)
-      for (int l = 2; l <= c_.L; ++l) s0.x[Chain::iy(l)] = 1;
+      for (int l = 2; l <= c_.L; ++l) s0.x[c_.iy(l)] = 1;
+    if (c_.smooth())  // v = 0, g = T(0) (w T(0) with w = 1): the root up to the rounding of T(0)
+      for (int l = 2; l <= c_.L; ++l) {
+        const TEval e = teval(*c_.law[l], 0.0);
+        s0.x[c_.ig(l)] = e.t0;
+        s0.enc[c_.ig(l)] = 2 * trule_rounding(*c_.law[l]) * e.a0;
+      }
     State f = move_in(far_, s0, std::ldexp(1.0, -e), 40);
     {
       Inverse I;
@@ -703,7 +920,7 @@ class ChainSolver {
     }
     Point p{std::ldexp(1.0, e), f.x, f.enc, f.box_c, f.box_r, 0};
     for (int j = 1; j < c_.L; ++j) {
-      const int i = Chain::iz(j);
+      const int i = c_.iz(j);
       const double au = std::abs(f.x[i]);
       // a disk about u inside the far box, away from 0: {|u' - u| <= rho} maps onto a disk containing
       // {|zeta - 1/u| <= rho / (|u| (|u| + rho))}
@@ -740,12 +957,79 @@ class ChainSolver {
         y = opm - 1, dy = dopm;
         g = p + y, dg = dy;
       }
-      const double zn = c_.qh[l - 1] + sd * zeta * g;
-      dzeta = sd * (dzeta * g + zeta * dg);
+      double zn;
+      if (c_.smooth()) {
+        // v_l from m_l = v T(v) on the real branch, g = T(v) (orthogonal: w T(v)), as the chain holds T
+        const double m = c_.orth ? 1 / y - 1 : y, dm = c_.orth ? -dy / (y * y) : dy;
+        double T, T1;
+        const double v = real_v(*c_.law[l], m, T, T1);
+        if (!std::isfinite(v)) {
+          dphi = std::nan("");
+          return std::nan("");
+        }
+        const double dv = dm / (T + v * T1);
+        g = c_.orth ? y * T : T;
+        dg = c_.orth ? dy * T + y * T1 * dv : T1 * dv;
+        zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
+        dzeta = c_.sigma2 * (dzeta * g + zeta * dg);
+      } else {
+        zn = c_.qh[l - 1] + sd * zeta * g;
+        dzeta = sd * (dzeta * g + zeta * dg);
+      }
       zeta = zn;
     }
     dphi = dzeta;
     return zeta;
+  }
+
+  // The real root v < 1/dmax of v T(v) = m (psi(v) = v T(v) increases there from -1 at -infinity), T the real part
+  // of the contour rule (its only real pole is at 1/dmax, the node t = 0); T and T' at the root. NaN when m <= -1 or
+  // the root cannot be bracketed.
+  static double real_v(const DiscreteLaw& law, double m, double& T, double& T1) {
+    auto psi = [&](double v, double& t, double& t1) {
+      const TEval e = teval(law, cplx(v, 0));
+      t = e.t0.real(), t1 = e.t1.real();
+      return v * t - m;
+    };
+    if (!(m > -1) || !std::isfinite(m)) return std::nan("");
+    const double top = 1 / law.cd[0].real();
+    double lo = 0, hi = 0, t, t1;
+    if (m > 0) {
+      // psi -> +infinity at the pole 1/dmax: the first of top (1 - 2^-k) where psi > 0
+      for (int k = 1; k <= 60; ++k) {
+        const double v = top * (1 - std::ldexp(1.0, -k));
+        if (psi(v, t, t1) > 0) {
+          hi = v;
+          break;
+        }
+        lo = v;
+        if (k == 60) return std::nan("");
+      }
+    } else if (m < 0) {
+      lo = -1;
+      while (psi(lo, t, t1) > 0) {
+        hi = lo, lo *= 2;
+        if (lo < -1e300) return std::nan("");
+      }
+    } else {
+      const TEval e = teval(law, 0.0);
+      T = e.t0.real(), T1 = e.t1.real();
+      return 0;
+    }
+    double v = 0.5 * (lo + hi);
+    for (int it = 0; it < 300; ++it) {
+      const double f = psi(v, t, t1);
+      (f > 0 ? hi : lo) = v;
+      const double df = t + v * t1;
+      double vn = df > 0 ? v - f / df : 0.5 * (lo + hi);
+      if (!(vn > lo && vn < hi)) vn = 0.5 * (lo + hi);
+      if (std::abs(vn - v) <= 2 * kEps * std::abs(v) || hi - lo <= 2 * kEps * std::max(std::abs(lo), std::abs(hi))) {
+        psi(vn, T, T1);
+        return vn;
+      }
+      v = vn;
+    }
+    return std::nan("");
   }
 
   // The edge reached from a certified real root p at x_out (outside the support) toward x_in (inside): the first
@@ -756,8 +1040,8 @@ class ChainSolver {
   double edge_from(const Point& p, double x_in, double* t_reach = nullptr) const {
     if (t_reach) *t_reach = std::nan("");
     const double x_out = p.par.real();
-    const double t0 = p.x[Chain::iz(1)].real();
-    if (!(std::abs(p.x[Chain::iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
+    const double t0 = p.x[c_.iz(1)].real();
+    if (!(std::abs(p.x[c_.iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
     double d0;
     const double z0 = shoot(t0, d0);
     if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0 || !std::isfinite(d0)) return std::nan("");
@@ -803,7 +1087,7 @@ class ChainSolver {
 
   // G(z) = (1 + m_L)/(z - qhat_{L-1}) = 1/(w_L (z - qhat_{L-1})), and a bound of its error from the enclosure of y_L.
   cplx cauchy(const Point& p, double* err = nullptr) const {
-    const int i = Chain::iy(c_.L);
+    const int i = c_.iy(c_.L);
     const cplx y = p.x[i], den = p.par - c_.qh[c_.L - 1];
     const double e = p.enc.empty() ? 0.0 : p.enc[i];
     if (c_.orth) {
@@ -865,10 +1149,28 @@ class FisherModel final : public SpectrumModel {
   std::optional<std::vector<Rational>> qhat_exact;
   std::vector<Real> layer_q;               // q_1..q_L (for the laws of D_l^2)
   bool atomic_d2 = false;                  // every law of D_l^2 is (1 - p) delta_0 + p delta_1
-  std::unique_ptr<ChainSolver> solver;
+  mutable std::shared_ptr<const ChainSolver> solver;  // the chain (at the chosen level of the contour rule)
+  // A smooth phi' (tanh, erf, sigmoid): the chain holds each law of D^2 as its contour rule (smooth_law.hpp).
+  bool smooth_d2 = false;
+  std::string density_refusal;             // why a smooth phi' has no density ("" when it has one)
+  std::vector<Contour> contour_of;         // index l = 2..L
+  Chain base;                              // the chain without its laws
+  mutable int level = 2;                   // the level of the contour rule (step kContourH0 2^-level)
+  mutable double peak_density = 0;         // the scale of the density (choose_level)
+  // A smooth law: the chain runs in y = x - qhat_{L-1} (its last shift set to 0), so that the lower edge of Gaussian
+  // weights, y = 0, can be approached to 1e-13 of the width (in x, double resolves only 1e-16 of qhat); components,
+  // probes and panels are in y, and densities / support / the table convert at their boundary.
+  double x_shift = 0;
+  mutable std::mutex level_mu;
+  mutable std::map<int, std::shared_ptr<const ChainSolver>> level_solvers;
+  // Orthogonal weights at L = 2 with a smooth phi': nu_2 = law(qhat_1 + sigma^2 qhat_0 d(Z)) exactly, a push-forward
+  // (its top edge, the image of Z = 0, is an inverse square root: the branch point of T, computed directly).
+  bool pushforward = false;
+  double pf_shift = 0, pf_scale = 1, pf_a = 1;
   mutable std::vector<std::pair<double, double>> components;  // of the continuous part (found on first use)
   mutable std::once_flag components_once;
   mutable std::optional<ChainSolver::Point> anchor;  // a certified root on the real axis above the support
+  mutable int anchor_e = 0;                          // anchor = 2^anchor_e
   std::vector<double> moments_double;  // m_1..m_16 (for the upper edge)
   bool all_atomic = false;
 
@@ -878,6 +1180,71 @@ class FisherModel final : public SpectrumModel {
     ChainSolver::Point p;
     double d;
   };
+
+  // The chain with the contour rules of level lev (equal contours share one law).
+  std::shared_ptr<const ChainSolver> solver_at(int lev) const {
+    std::lock_guard<std::mutex> lock(level_mu);
+    auto it = level_solvers.find(lev);
+    if (it != level_solvers.end()) return it->second;
+    Chain c = base;
+    c.law.assign(c.L + 1, nullptr);
+    const Expr& dphi = activation_info(net.activation).dphi;
+    for (int l = 2; l <= c.L; ++l) {
+      for (int k = 2; k < l && !c.law[l]; ++k)
+        if (contour_of[k].a == contour_of[l].a && contour_of[k].c == contour_of[l].c &&
+            contour_of[k].tau == contour_of[l].tau)
+          c.law[l] = c.law[k];
+      if (!c.law[l]) c.law[l] = std::make_shared<const DiscreteLaw>(smooth_law(dphi, contour_of[l], lev, true));
+    }
+    auto sol = std::make_shared<const ChainSolver>(std::move(c));
+    level_solvers[lev] = sol;
+    return sol;
+  }
+
+  double pf_density(double x) const {
+    const auto& act = activation_info(net.activation);
+    return pushforward_density(act.dphi, act.d2phi, pf_a, x / pf_scale) / pf_scale;  // x here is y = x - pf_shift
+  }
+
+  // The level of the contour rule: the first at which 32 points across each component and 6 toward each of its
+  // edges (to 2^-24 of its width) agree with the next level to 0.1 density_tolerance of the peak. A change of level
+  // finds the components again with the finer rule.
+  void choose_level() const {
+    for (;;) {
+      std::vector<double> xs;
+      for (const auto& [a, b] : components) {
+        for (int i = 0; i < 32; ++i) xs.push_back(a + (b - a) * (i + 0.5) / 32);
+        for (int k = 1; k <= 6; ++k) {
+          xs.push_back(a + (b - a) * std::ldexp(1.0, -4 * k));
+          xs.push_back(b - (b - a) * std::ldexp(1.0, -4 * k));
+        }
+      }
+      std::sort(xs.begin(), xs.end());
+      const auto d0 = raw_densities(xs, nullptr, nullptr, nullptr, solver_at(level).get());
+      const auto d1 = raw_densities(xs, nullptr, nullptr, nullptr, solver_at(level + 1).get());
+      // the scale: the mean density over the support (the peak can be an integrable singularity: with Gaussian
+      // weights the density is ~ (x - qhat_{L-1})^(-1/2) at the lower edge); above it, the difference relative to the
+      // value (there the roots are ill-conditioned and two rules agree only to ~1e-11 of the value)
+      double width = 0, peak = 0, worst = 0, worst_x = 0;
+      for (const auto& [a, b] : components) width += b - a;
+      for (double d : d0) peak = std::max(peak, d);
+      peak_density = std::min(peak, 1 / width);
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        const double diff = std::abs(d0[i] - d1[i]) / std::max(1.0, d0[i] / peak_density);
+        if (!(diff <= worst)) worst = diff, worst_x = xs[i];
+      }
+      if (worst <= 0.1 * options.density_tolerance * peak_density) return;
+      if (level >= 4)
+        throw convergence_error("fisher_spectrum(" + net.activation + "): the contour rule of phi'^2 did not converge "
+                                "(the density at x = " + std::to_string(worst_x) + " changes by " +
+                                std::to_string(worst) + ", the scale " + std::to_string(peak_density) + " at step " +
+                                std::to_string(std::ldexp(kContourH0, -level)) + ")",
+                                0);
+      ++level;
+      solver = solver_at(level);
+      find_components();
+    }
+  }
 
   // Components of the continuous part. A scan of 96 points from an anchor above the support down to just above
   // qhat_{L-1} (Theta >= qhat_{L-1} I), moving along the real axis where the continuation can be certified there: a
@@ -908,6 +1275,7 @@ class FisherModel final : public SpectrumModel {
     }
     hi = start->par.real();
     anchor = *start;
+    anchor_e = e - 1;
     const double span = hi - lo;
     constexpr int M = 96, kAlong = 24;
     auto nudge = [&](double x) {
@@ -915,21 +1283,25 @@ class FisherModel final : public SpectrumModel {
       return x;
     };
     // The probe at x from the probe `from`: along the axis when it can be certified (`certified`), else up and over.
-    auto probe = [&](const Probe& from, double x, bool& certified) {
+    auto probe = [&](const Probe& from, double x, bool& certified, int max_steps) {
       ChainSolver::Point q = from.p;
-      certified = solver->along(q, x, kAlong);
+      certified = solver->along(q, x, max_steps);
       if (!certified) q = solver->slide(from.p, x, nullptr, false);
       return Probe{x, q, solver->density(q)};
     };
     std::vector<Probe> pr{Probe{hi, *anchor, 0.0}};  // descending during the scan
     std::vector<char> cert;                          // cert[k]: the segment between pr[k] and pr[k + 1]
     for (int i = M - 1; i >= -1; --i) {
-      const double x = i >= 0 ? nudge(lo + span * (i + 0.5) / M) : nudge(lo + 1e-6 * span / M);
+      const double x = i >= 0 ? nudge(lo + span * (i + 0.5) / M) : nudge(lo + (c.smooth() ? 1e-3 : 1e-6) * span / M);
       bool ok = false;
-      pr.push_back(probe(pr.back(), x, ok));
+      // the last probe, 1e-6 of a cell above qhat_{L-1}: with Gaussian weights and a smooth phi' the support reaches
+      // down to qhat_{L-1}, where the density has an inverse-square-root singularity (the edge of MP(1) at 0): the
+      // steps along the axis shrink geometrically toward it, so that segment gets more of them
+      pr.push_back(probe(pr.back(), x, ok, i >= 0 ? kAlong : 16 * kAlong));
       cert.push_back(ok);
     }
     std::reverse(pr.begin(), pr.end());
+    if (std::getenv("NETSOR_DEBUG")) for (std::size_t k = 0; k < pr.size(); ++k) std::fprintf(stderr, "probe %.10g d %.6g cert %d\n", pr[k].x, pr[k].d, k < cert.size() ? (int)cert[k] : -1);
     std::reverse(cert.begin(), cert.end());
     double peak = 0;
     for (const auto& q : pr) peak = std::max(peak, q.d);
@@ -943,6 +1315,8 @@ class FisherModel final : public SpectrumModel {
     std::function<void(const Probe&, const Probe&, bool, int)> refine = [&](const Probe& A, const Probe& B, bool ok,
                                                                             int depth) {
       const bool inA = A.d > thr, inB = B.d > thr;
+      if (std::getenv("NETSOR_DEBUG")) std::fprintf(stderr, "refine [%.12g %.12g] d %.3g %.3g ok %d depth %d steps %ld\n", A.x, B.x, A.d, B.d, (int)ok, depth, solver->steps());
+      if (std::getenv("NETSOR_DEBUG") && depth == 20) for (int q = 0; q < A.p.x.size(); ++q) std::fprintf(stderr, "  x%d = %.6g %+.6gi enc %.3g\n", q, A.p.x[q].real(), A.p.x[q].imag(), A.p.enc[q]);
       if (ok) {
         cells.push_back({A.x, B.x, inA || inB ? support : gap});
         return;
@@ -952,7 +1326,7 @@ class FisherModel final : public SpectrumModel {
         // B.x being B's); else the edge it meets
         double tr;
         const double ed = solver->edge_from(A.p, B.x, &tr);
-        const double tb = B.p.x[Chain::iz(1)].real();
+        const double tb = B.p.x[solver->chain().iz(1)].real();
         if (!std::isfinite(ed) && std::abs(tr - tb) <= 1e-8 * (1 + std::abs(tb))) {
           cells.push_back({A.x, B.x, gap});
           return;
@@ -967,7 +1341,7 @@ class FisherModel final : public SpectrumModel {
           // past the edge, a probe at 1e-4 of the way to O (the sliver between is taken as support)
           const double xc = ed + (O.x - ed) * 1e-4;
           bool okc = false;
-          const Probe C = probe(O, xc, okc);
+          const Probe C = probe(O, xc, okc, kAlong);
           cells.push_back({std::min(ed, xc), std::max(ed, xc), support});
           if (inA) refine(O, C, okc, depth + 1);
           else refine(C, O, okc, depth + 1);
@@ -979,7 +1353,7 @@ class FisherModel final : public SpectrumModel {
         return;
       }
       bool ok1 = false;
-      const Probe C = probe(A, nudge(0.5 * (A.x + B.x)), ok1);
+      const Probe C = probe(A, nudge(0.5 * (A.x + B.x)), ok1, kAlong);
       ChainSolver::Point q = C.p;
       const bool ok2 = solver->along(q, B.x, kAlong);
       refine(A, C, ok1, depth + 1);
@@ -1016,7 +1390,16 @@ class FisherModel final : public SpectrumModel {
 
   void ensure_components() const {
     if (all_atomic) return;
-    std::call_once(components_once, [this] { find_components(); });
+    std::call_once(components_once, [this] {
+      if (pushforward) {
+        const double d0 = d_real(activation_info(net.activation).dphi, pf_a, 0.0);
+        const double dinf = d_real(activation_info(net.activation).dphi, pf_a, 64.0);
+        components = {{pf_scale * dinf, pf_scale * d0}};  // in y = x - x_shift (x_shift = pf_shift)
+        return;
+      }
+      find_components();
+      if (smooth_d2) choose_level();
+    });
   }
 
   std::vector<Real> qhat_at(unsigned target) const {
@@ -1068,6 +1451,12 @@ class FisherModel final : public SpectrumModel {
   }
 
   void require_density() const {
+    if (smooth_d2 && density_refusal.empty()) return;
+    if (smooth_d2)
+      throw convergence_error("fisher_spectrum(" + net.activation + "): the density, CDF and support are not "
+                              "available: " + density_refusal + "; the moments are exact to the requested digits "
+                              "(see docs/spectra.md, \"Known limits\")",
+                              0);
     if (!atomic_d2)
       throw convergence_error("fisher_spectrum(" + net.activation + "): the density, CDF and support are available "
                               "when phi' is piecewise constant with values 0 and +-1 (relu, hard_tanh, linear, abs); "
@@ -1087,18 +1476,29 @@ class FisherModel final : public SpectrumModel {
   // `from`: a certified root to start from instead of the anchor; `roots`: receives the root at each point.
   std::vector<double> raw_densities(const std::vector<double>& xs, std::vector<double>* err = nullptr,
                                     const ChainSolver::Point* from = nullptr,
-                                    std::vector<ChainSolver::Point>* roots = nullptr) const {
+                                    std::vector<ChainSolver::Point>* roots = nullptr,
+                                    const ChainSolver* sol = nullptr) const {
     std::vector<double> out(xs.size(), 0.0);
     if (err) err->assign(xs.size(), 0.0);
-    if (xs.empty() || all_atomic || !solver) return out;
-    ensure_components();
-    ChainSolver::Point p = from ? *from : *anchor;
+    if (pushforward) {
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        out[i] = pf_density(xs[i]);
+        // rounding, amplified near the top edge (z0 solves d(z0) = y with d ~ d(0) - kappa z^2 there)
+        const double b = components.empty() ? 0.0 : components.back().second;
+        if (err) (*err)[i] = out[i] * 1e-15 * (1 + std::abs(b) / std::max(b - xs[i], 1e-300));
+      }
+      if (roots) roots->assign(xs.size(), ChainSolver::Point{});
+      return out;
+    }
+    if (xs.empty() || all_atomic || !solver) return out;  // (the callers have found the components)
+    const ChainSolver& S = sol ? *sol : *solver;
+    ChainSolver::Point p = from ? *from : (sol && sol != solver.get() ? sol->start_at(anchor_e) : *anchor);
     std::size_t prev = xs.size();  // the index of the density point p sits at
     std::vector<double> enc;
     auto error_at = [&](ChainSolver::Point q, const std::vector<double>& e) {
       q.enc = e;
       double er = 0;
-      solver->density(q, &er);
+      S.density(q, &er);
       return er;
     };
     for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -1108,13 +1508,13 @@ class FisherModel final : public SpectrumModel {
         continue;
       }
       const ChainSolver::Point at = p;
-      p = solver->slide(p, xs[i], err ? &enc : nullptr);
+      p = S.slide(p, xs[i], err ? &enc : nullptr);
       if (err && prev < xs.size()) (*err)[prev] = error_at(at, enc);
-      out[i] = solver->density(p);
+      out[i] = S.density(p);
       if (roots) roots->push_back(p);
       prev = i;
     }
-    if (err && prev < xs.size()) (*err)[prev] = error_at(p, solver->certify(p));
+    if (err && prev < xs.size()) (*err)[prev] = error_at(p, S.certify(p));
     return out;
   }
 
@@ -1128,11 +1528,28 @@ class FisherModel final : public SpectrumModel {
     std::vector<std::size_t> idx;
     for (std::size_t i : order) {
       bool in = false;
-      for (const auto& [a, b] : components) in = in || (xs[i] > a && xs[i] < b);
-      if (in && std::isfinite(xs[i])) sorted.push_back(xs[i]), idx.push_back(i);
+      const double y = xs[i] - x_shift;
+      for (const auto& [a, b] : components) in = in || (y > a && y < b);
+      if (in && std::isfinite(y)) sorted.push_back(y), idx.push_back(i);
     }
     std::vector<double> err;
     const auto d = raw_densities(sorted, &err);
+    if (smooth_d2 && !pushforward && !sorted.empty()) {
+      // the a posteriori check of the contour rule: the rule of half the step, from its own anchor
+      const auto d1 = raw_densities(sorted, nullptr, nullptr, nullptr, solver_at(level + 1).get());
+      double worst = 0, worst_x = 0;
+      for (std::size_t k = 0; k < d.size(); ++k) {
+        const double diff = std::abs(d[k] - d1[k]), rel = diff / std::max(1.0, d[k] / peak_density);
+        err[k] += diff;
+        if (!(rel <= worst)) worst = rel, worst_x = sorted[k];
+      }
+      if (!(worst <= options.density_tolerance * peak_density))
+        throw convergence_error("fisher_spectrum(" + net.activation + "): the density at x = " +
+                                    std::to_string(worst_x + x_shift) + " changes by " + std::to_string(worst) +
+                                    " when the step of the contour rule of phi'^2 is halved (tolerance " +
+                                    std::to_string(options.density_tolerance) + " of the scale)",
+                                0);
+    }
     std::vector<DensityValue> out(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) out[i].x = xs[i];
     for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -1160,7 +1577,7 @@ class FisherModel final : public SpectrumModel {
       for (const auto& a : atoms) lo = std::min(lo, a.location), hi = std::max(hi, a.location);
       return {lo, hi};
     }
-    return {components.front().first, components.back().second};
+    return {components.front().first + x_shift, components.back().second + x_shift};
   }
 
   // Panels in x graded toward both edges of each component (2^-40 of its width), uniform in between; the mass
@@ -1196,7 +1613,11 @@ class FisherModel final : public SpectrumModel {
       // Halvings toward each edge: 34, or fewer so that the last panel stays 1e-9 |edge| away (closer, the root's
       // condition ~ (distance / |edge|)^{-1/2} leaves nothing certifiable in double; the geometric tail covers the rest).
       auto halvings = [&](double edge) {
-        return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8, 34);
+        // (20 with a smooth law: the steps of its continuation shrink faster toward an edge, and 2^-20 of the panel
+        // leaves to the geometric tail a sliver whose next-order error is ~2^-40 of its mass)
+        if (x_shift != 0 && edge == 0) return 44;  // y = 0: the lower edge of Gaussian weights, or of the push-forward
+        return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8,
+                          (solver && solver->chain().smooth()) ? 20 : 34);
       };
       const int Ka = halvings(a), K = halvings(b);
       std::vector<double> lo, hi;
@@ -1254,8 +1675,37 @@ class FisherModel final : public SpectrumModel {
         return r > 1.01 ? A * (1 / (r - 1) + s / (2 * r - 1)) : 0.0;
       };
       const std::size_t P = panels.size();
-      const double ta = tail(panels[0].integral, panels[1].integral, panels[2].integral),
-                   tb = tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
+      // A smooth law: with Gaussian weights the lower edge qhat_{L-1} is the image of the edge of MP(1) at 0, where the
+      // density expands in powers of (x - a)^(1/2), not of (x - a): the first correction is then 2^(-k/2) of the leading
+      // term (the three-panel fit above left 0.7% of a tail of 8e-4, tanh L = 2). Four panels give two geometric terms
+      // of free ratios (Prony's method), m_k = A r1^k + C r2^k, and the tail A/(r1 - 1) + C/(r2 - 1); kept when both
+      // ratios are real and > 1.01 and it agrees with the three-panel value to 1%, else the three-panel value.
+      auto tail4 = [&](double m0, double m1, double m2, double m3) {
+        const double t3 = tail(m0, m1, m2);
+        if (!(solver && solver->chain().smooth())) return t3;
+        const double det = m1 * m1 - m0 * m2;
+        if (!(std::abs(det) > 1e-12 * m1 * m1)) return t3;
+        const double al = (m2 * m1 - m0 * m3) / det, be = (m1 * m3 - m2 * m2) / det;
+        const double disc = al * al + 4 * be;
+        if (!(disc > 0)) return t3;
+        const double r1 = 0.5 * (al + std::sqrt(disc)), r2 = 0.5 * (al - std::sqrt(disc));
+        if (!(r1 > 1.01 && r2 > 1.01) || std::abs(r1 - r2) < 1e-3 * r1) return t3;
+        const double C = (m1 - r1 * m0) / (r2 - r1), A = m0 - C;
+        const double t4 = A / (r1 - 1) + C / (r2 - 1);
+        return std::isfinite(t4) && std::abs(t4 - t3) <= 0.01 * t3 ? t4 : t3;
+      };
+      double ta = tail4(panels[0].integral, panels[1].integral, panels[2].integral, panels[3].integral),
+             tb = tail4(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral, panels[P - 4].integral);
+      if (pushforward) {
+        // exact: y = pf_scale d(Z) with d even and decreasing in |z|, so P(y < c) = P(|Z| > z0(c)) (the lower edge of
+        // erf is y^(1/(4q) - 1) / sqrt(log(1/y)), whose log factor defeats a geometric tail: 2e-7 of mass)
+        const auto& act = activation_info(net.activation);
+        const double za = pushforward_root(act.dphi, act.d2phi, pf_a, panels[0].lo / pf_scale);
+        const double zb = pushforward_root(act.dphi, act.d2phi, pf_a, panels[P - 1].hi / pf_scale);
+        ta = std::isfinite(za) ? std::erfc(za / std::sqrt(2.0)) : 0.0;
+        tb = std::erf(zb / std::sqrt(2.0));
+      }
+      if (std::getenv("NETSOR_DEBUG")) { std::fprintf(stderr, "component [%.15g %.15g] a %.15g b %.15g ta %.3g tb %.3g lo %.15g\n", a0, b0, a, b, ta, tb, solver->chain().qh.back()); for (int k = 0; k < 12; ++k) std::fprintf(stderr, "  panel [%.10g %.10g] int %.15g | [%.6g %.6g] int %.6g\n", panels[k].lo, panels[k].hi, panels[k].integral, panels[P-1-k].lo, panels[P-1-k].hi, panels[P-1-k].integral); }
       // Panels whose 8-point rule is not converged are halved (orthogonal weights give densities with steep
       // shoulders inside the support). The estimate: the Legendre coefficients c_k of the interpolant at the nodes,
       // h max(|c_6|, |c_7|) times the square of their decay from c_4, c_5 (the decay to degree 16 extrapolated
@@ -1303,16 +1753,17 @@ class FisherModel final : public SpectrumModel {
       std::sort(done.begin(), done.end(), [](const Panel& u, const Panel& v) { return u.lo < v.lo; });
       done.front().integral += ta;
       done.back().integral += tb;
+      const double sh = x_shift;  // panels are in y = x - sh (0 but for smooth laws)
       for (const auto& pn : done) {
         for (int j = 0; j < 8; ++j) {
-          const double w = 0.5 * (pn.hi - pn.lo) * gw[j];
-          tab.t.push_back(std::log(pn.x[j])), tab.w.push_back(w / pn.x[j]), tab.f.push_back(pn.x[j] * pn.rho[j]);
+          const double w = 0.5 * (pn.hi - pn.lo) * gw[j], x = pn.x[j] + sh;
+          tab.t.push_back(std::log(x)), tab.w.push_back(w / x), tab.f.push_back(x * pn.rho[j]);
         }
-        tab.panel_lo.push_back(std::log(pn.lo)), tab.panel_hi.push_back(std::log(pn.hi));
+        tab.panel_lo.push_back(std::log(pn.lo + sh)), tab.panel_hi.push_back(std::log(pn.hi + sh));
         tab.panel_integral.push_back(pn.integral);
       }
-      tab.t.push_back(std::log(a)), tab.w.push_back(ta / a), tab.f.push_back(a);
-      tab.t.push_back(std::log(b)), tab.w.push_back(tb / b), tab.f.push_back(b);
+      tab.t.push_back(std::log(a + sh)), tab.w.push_back(ta / (a + sh)), tab.f.push_back(a + sh);
+      tab.t.push_back(std::log(b + sh)), tab.w.push_back(tb / (b + sh)), tab.f.push_back(b + sh);
       if (sa != 0) {
         tab.t.push_back(std::log(la)), tab.w.push_back(sa / la), tab.f.push_back(la);
         tab.panel_lo.push_back(std::log(a0)), tab.panel_hi.push_back(std::log(a)), tab.panel_integral.push_back(sa);
@@ -1497,7 +1948,26 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
     total += a.mass;
   }
   model->all_atomic = total > 1 - 1e-14;
-  if (model->atomic_d2 && !model->all_atomic) {
+  // A smooth phi': the contour rule of each law of D^2 (a smooth law has no atom, so L >= 2 is not all atomic).
+  const bool smooth = !act.piecewise_constant_derivative && !model->all_atomic;
+  if (smooth) {
+    model->smooth_d2 = true;
+    model->contour_of.resize(net.depth + 1);
+    for (int l = 2; l <= net.depth && model->density_refusal.empty(); ++l)
+      model->density_refusal =
+          make_contour(net.activation, act.dphi, static_cast<double>(model->q[l - 2]), model->contour_of[l]);
+    if (model->density_refusal.empty() && orth && net.depth == 2) {
+      const Expr& dphi = act.dphi;
+      model->pushforward = true;
+      model->pf_a = model->contour_of[2].a;
+      model->pf_shift = model->x_shift = static_cast<double>(model->qhat[1]);
+      model->pf_scale = s2 * static_cast<double>(model->qhat[0]);
+      if (!(d_real(dphi, model->pf_a, 64.0) <= 1e-14 * d_real(dphi, model->pf_a, 0.0)))
+        model->density_refusal = "phi'(h)^2 does not tend to 0 as |h| grows (the push-forward at L = 2 is written "
+                                 "for that)";
+    }
+  }
+  if ((model->atomic_d2 || (smooth && model->density_refusal.empty() && !model->pushforward)) && !model->all_atomic) {
     Chain c;
     c.L = net.depth;
     c.sigma2 = s2;
@@ -1507,11 +1977,19 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
     c.d1.assign(net.depth + 1, 1.0);
     // R: the support of nu_L lies in [0, R], by ||Theta_l|| <= qhat_{l-1} + ||W||^2 ||Theta_{l-1}||, ||W||^2 <= 4 sigma^2
     // (sigma^2 orthogonal), ||D|| <= 1. Only a cap for the anchor (the continuation needs no a priori bound).
-    const double wn = s2 * (orth ? 1.0 : 4.0);
+    // ||D||^2 <= sup phi'^2 = d(0) for a smooth phi' (even and decreasing in |h|, as make_contour checked).
+    const double wn = s2 * (orth ? 1.0 : 4.0) * (smooth ? d_real(act.dphi, 1.0, 0.0) : 1.0);
     double R = c.qh[0];
     for (int l = 2; l <= net.depth; ++l) R = std::min(c.qh[l - 1] + wn * R, 1e300);
     c.R = R * (1 + 1e-12);
-    model->solver = std::make_unique<ChainSolver>(std::move(c));
+    if (smooth) {
+      model->x_shift = c.qh.back();
+      c.qh.back() = 0;
+      model->base = c;
+      model->solver = model->solver_at(model->level);
+    } else {
+      model->solver = std::make_shared<const ChainSolver>(std::move(c));
+    }
     const auto m = model->moments(16);
     for (const auto& x : m) model->moments_double.push_back(static_cast<double>(x));
   }

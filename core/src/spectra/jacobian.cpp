@@ -253,38 +253,16 @@ class JacobianModel final : public SpectrumModel {
   // ---- the push-forward case (orthogonal, depth 1, smooth phi'): x = sigma^2 d(z), d even and decreasing in |z|.
   double pf_sigma2() const { return net.weight_variance.approx; }
   double pf_a() const { return contours.at(0).a; }
-  // The root z0 >= 0 of d(z0) = y for 0 < y < dmax; +inf when it lies beyond where phi(z0) underflows.
   double pf_root(double y) const {
-    const Expr& dphi = activation_info(net.activation).dphi;
-    const double a = pf_a();
-    double lo = 0, hi = 1;
-    while (d_real(dphi, a, hi) > y) {
-      lo = hi, hi *= 2;
-      if (hi > 64) return std::numeric_limits<double>::infinity();
-    }
-    const Expr& d2phi = activation_info(net.activation).d2phi;
-    double z = 0.5 * (lo + hi);
-    for (int it = 0; it < 200; ++it) {
-      const double p = eval_double(dphi, a * z), f = p * p - y;
-      (f > 0 ? lo : hi) = z;
-      const double df = 2 * a * p * eval_double(d2phi, a * z);
-      double zn = df != 0 ? z - f / df : 0.5 * (lo + hi);
-      if (!(zn > lo && zn < hi)) zn = 0.5 * (lo + hi);
-      if (std::abs(zn - z) <= 1e-16 * z || hi - lo <= 1e-16 * hi) return zn;
-      z = zn;
-    }
-    return z;
+    const auto& act = activation_info(net.activation);
+    return pushforward_root(act.dphi, act.d2phi, pf_a(), y);
   }
-  // The density of sigma^2 d(Z) at x: 2 phi(z0) / (sigma^2 |d'(z0)|).
+  // The density of sigma^2 d(Z) at x.
   double pf_density(double x) const {
     const double b = edges.second;
     if (!(x > 0) || !(x < b)) return 0;
-    const double z0 = pf_root(x / pf_sigma2());
-    if (!std::isfinite(z0)) return 0;
     const auto& act = activation_info(net.activation);
-    const double a = pf_a();
-    const double dd = std::abs(2 * a * eval_double(act.dphi, a * z0) * eval_double(act.d2phi, a * z0));
-    return 2 * std::exp(-0.5 * z0 * z0) / std::sqrt(2 * M_PI) / (pf_sigma2() * dd);
+    return pushforward_density(act.dphi, act.d2phi, pf_a(), x / pf_sigma2()) / pf_sigma2();
   }
 
   // The mass between exp(t) and the top edge: P(|Z| < z0(exp(t))), exact (the inverse-square-root edge of the

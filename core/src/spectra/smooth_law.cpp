@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <limits>
 
 namespace netsor::detail {
 
@@ -86,6 +87,33 @@ DiscreteLaw smooth_law(const Expr& dphi, const Contour& k, int lev, bool with_co
   }
   law.finish();
   return law;
+}
+
+double pushforward_root(const Expr& dphi, const Expr& d2phi, double a, double y) {
+  double lo = 0, hi = 1;
+  while (d_real(dphi, a, hi) > y) {
+    lo = hi, hi *= 2;
+    if (hi > 64) return std::numeric_limits<double>::infinity();
+  }
+  double z = 0.5 * (lo + hi);
+  for (int it = 0; it < 200; ++it) {
+    const double p = eval_double(dphi, a * z), f = p * p - y;
+    (f > 0 ? lo : hi) = z;
+    const double df = 2 * a * p * eval_double(d2phi, a * z);
+    double zn = df != 0 ? z - f / df : 0.5 * (lo + hi);
+    if (!(zn > lo && zn < hi)) zn = 0.5 * (lo + hi);
+    if (std::abs(zn - z) <= 1e-16 * z || hi - lo <= 1e-16 * hi) return zn;
+    z = zn;
+  }
+  return z;
+}
+
+double pushforward_density(const Expr& dphi, const Expr& d2phi, double a, double y) {
+  if (!(y > 0) || !(y < d_real(dphi, a, 0.0))) return 0;
+  const double z0 = pushforward_root(dphi, d2phi, a, y);
+  if (!std::isfinite(z0)) return 0;
+  const double dd = std::abs(2 * a * eval_double(dphi, a * z0) * eval_double(d2phi, a * z0));
+  return 2 * std::exp(-0.5 * z0 * z0) / std::sqrt(2 * M_PI) / dd;
 }
 
 }  // namespace netsor::detail

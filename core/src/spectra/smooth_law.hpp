@@ -42,4 +42,10 @@ std::string make_contour(const std::string& name, const Expr& dphi, double q, Co
 // t >= 0 (the integrands are even in t).
 DiscreteLaw smooth_law(const Expr& dphi, const Contour& k, int lev, bool with_contour);
 
+// The push-forward of N(0, 1) by d(z) = phi'(a z)^2 (even and decreasing in |z|, as make_contour checks): the root
+// z0 >= 0 of d(z0) = y for 0 < y < d(0) (+inf when it lies beyond z = 64, where phi(z0) underflows), and the density
+// of d(Z) at y, 2 phi(z0) / |d'(z0)| (0 outside (0, d(0))).
+double pushforward_root(const Expr& dphi, const Expr& d2phi, double a, double y);
+double pushforward_density(const Expr& dphi, const Expr& d2phi, double a, double y);
+
 }  // namespace netsor::detail
