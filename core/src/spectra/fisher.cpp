@@ -34,30 +34,29 @@
 // tight enclosure, which bounds the error of the density. The tests run in double with explicit rounding terms
 // (8 eps per row sum); not interval arithmetic.
 //
-// A general law of D^2 (smooth phi': tanh, erf) — derivation; NOT YET IMPLEMENTED (fisher_spectrum still refuses the
-// density for smooth activations with convergence_error; see docs/spectra.md, "Known limits").
+// A smooth phi' (tanh, erf, sigmoid): a general law delta of D^2.
 // g_l = 1/S_delta (Gaussian: times 1/S_MP = 1 + m) for delta = law(D_{l-1}^2) has no closed form, but it has a
 // parametric one. With T(v) = E[d/(1 - v d)] (d ~ delta), psi_delta(v) = v T(v) and chi_delta = psi_delta^{-1},
 // S_delta(m) = chi_delta(m) (1 + m)/m. Put m = psi_delta(v_l), i.e. v_l = chi_delta(m_l); then
 //   Gaussian:   g_l(m_l) = (1 + m_l)/S_delta(m_l) = m_l / v_l = T(v_l)
-//   orthogonal: g_l(m_l) = 1/S_delta(m_l) = m_l / ((1 + m_l) v_l) = T(v_l) / (1 + v_l T(v_l)) = w_l T(v_l)   (w_l = 1/(1 + m_l)).
-// So the chain gains one unknown v_l per level and one row C_l, and B_l loses its rational g:
-//   A_l (unchanged)
-//   B_l:  zeta_l - q_{l-1} - sigma^2 zeta_{l-1} T(v_l)            [orthogonal: ... T(v_l) w_l]
-//   C_l:  m_l - v_l T(v_l) = 0                                     [orthogonal: w_l (1 + v_l T(v_l)) - 1 = 0]
-// (Bernoulli check: T(v) = p d1/(1 - v d1) gives v = m/(d1 (p + m)) and g = d1 (p + m) [/(1 + m)], the forms above.)
-// Far form (u = 1/zeta, s = 1/z): A_l as before, B_l -> u_{l-1} - q_{l-1} u_l u_{l-1} - sigma^2 u_l T(v_l) [w_l], C_l as
-// is; at s = 0 the root is u = 0, m = 0 (w = 1), v = 0, and the Jacobian is triangular once the rows are taken in
-// the order B (in u only, from l = L down), A (u and y), C (y and v), with diagonal 1 (B, A) and -E[d] (C, Gaussian)
-// or E[d] (orthogonal): regular, so the branch of z = infinity is again the only analytic one. Coupling stays local:
-// with the unknowns ordered (y_l, u_{l-1}, v_l) per level the Jacobian is a band |i - j| <= 3. T is not polynomial: a certified step needs sup bounds of T, T' = E[d^2/(1 - v d)^2] and
-// T'' = E[2 d^3/(1 - v d)^3] on the tube, which for the contour law (nodes cd_i, weights cw_i, as in jacobian.cpp's
-// smooth_law) follow node by node from |1 - v cd_i| >= delta_i (lilypads.cpp, kantorovich); and for real v > 1/dmax,
-// T must be the contour rule, so the discretization needs the a posteriori check by halving the contour step.
-// Checked numerically (uncertified scratch Newton continuation, contour law of step 1/8, at z = 5 R e^{0.7 i} off the
-// axis, R = m_50^{1/50}; tanh 1.5/0.05, Gaussian and orthogonal, L = 2, 5, 10): G(z) from this chain agrees with
-// sum_{k <= 50} m_k / z^{k+1} of the exact moments to relative 1.1e-15. On the real axis a crude uncertified trial
-// did NOT reproduce the mass (1.053 / 0.926 at L = 2; docs/spectra.md): not established there.
+//   orthogonal: g_l(m_l) = 1/S_delta(m_l) = T(v_l) / (1 + v_l T(v_l))
+// So the chain gains the unknowns v_l, g_l per level and the rows
+//   A_l (unchanged),  B_l: zeta_l - q_{l-1} - sigma^2 zeta_{l-1} g_l,  C_l: m_l - v_l g_l,  D_l: g_l - T(v_l),
+// all multilinear but D_l. (Bernoulli check: T(v) = p d1/(1 - v d1) gives v = m/(d1 (p + m)) and g = d1 (p + m).)
+// Far form (u = 1/zeta, s = 1/z): B_l -> u_{l-1} - q_{l-1} u_l u_{l-1} - sigma^2 u_l g_l; at s = 0 the root is u = 0,
+// m = 0, v = 0, g = T(0) = E[d], with a regular triangular Jacobian, so the branch of z = infinity is again the only
+// analytic one. T is the contour rule of smooth_law.hpp (nodes cd_i, weights cw_i); Krawczyk's tube test bounds its
+// terms by sup |T^(k)| on disks (tsup: node by node from |1 - v cd_i| >= delta_i, or by Taylor from the centre) and
+// keeps T' and T'' at the centre exactly. The rule's level is chosen a posteriori (choose_level: densities at two
+// levels must agree). The table takes the mass within 2^-20 of the width of each edge from a contour integral of G
+// around the edge (arc_moments), lumped into a 3-point Gauss rule: at the lower edge qhat_{L-1} (the image of the edge
+// of MP(1) at 0) the density ~ (x - qhat)^(-1/2) expands in a divergent series in (x - qhat)^(1/2), which defeats
+// fitted tails.
+// Served for Gaussian weights at every depth, and orthogonal weights at depth 2 (an exact push-forward, below).
+// Orthogonal weights at depth >= 3 are refused: there the chain reaches v -> infinity at the lower edge (1/v at the
+// bottom of supp delta, d -> 0, which the contour in h cannot separate from its poles: the rule's poles 1/cd_i come
+// into the steps' disks) and v -> 1/dmax at the upper edge (the branch point of T, an inverse square root of
+// delta at its top): no certified step gets through.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
@@ -230,9 +229,9 @@ struct Mono {
   std::array<int, 3> a{};
 };
 
-// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - x_iw T(x_iv) (x_iw = 1 when iw < 0).
+// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - T(x_iv).
 struct TRow {
-  int row = 0, iw = -1, iv = 0;
+  int row = 0, iv = 0;
   const DiscreteLaw* law = nullptr;
 };
 
@@ -346,39 +345,40 @@ class ChainSolver {
       const int y = c_.iy(l), yp = l >= 3 ? c_.iy(l - 1) : -1, v = c_.iz(l - 1);
       const int vn = l < c_.L ? c_.iz(l) : n;  // zeta_l (u_l); the parameter at l = L
       const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1];
-      if (c_.smooth()) {
-        // A_l as for two atoms below; B_l: zeta_l - q1 - s2 zeta_{l-1} g_l (far: times u_l u_{l-1});
-        // C_l: m_l - v_l g_l (orthogonal: w_l + v_l g_l - 1); D_l: g_l - T(v_l) (orthogonal: g_l - w_l T(v_l)).
-        const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
-        if (!c_.orth && !far) {
-          S.add(ra, 1, {y, v});
-          S.add(ra, -q0, {y});
-          S.add(ra, -q0, {});
-          if (yp >= 0) S.add(ra, -1, {v, yp});
-        } else if (!c_.orth) {
-          S.add(ra, 1, {y});
-          if (yp >= 0) S.add(ra, -1, {yp});
-          S.add(ra, -q0, {v});
-          S.add(ra, -q0, {v, y});
-        } else if (!far) {
-          S.add(ra, 1, {v, y});
-          if (yp >= 0) {
-            S.add(ra, -1, {v, yp});
-            S.add(ra, q0, {yp});
-          } else {
-            S.add(ra, -1, {v});
-            S.add(ra, q0, {});
-          }
+      // A_l
+      if (!c_.orth && !far) {
+        S.add(ra, 1, {y, v});
+        S.add(ra, -q0, {y});
+        S.add(ra, -q0, {});
+        if (yp >= 0) S.add(ra, -1, {v, yp});
+      } else if (!c_.orth) {
+        S.add(ra, 1, {y});
+        if (yp >= 0) S.add(ra, -1, {yp});
+        S.add(ra, -q0, {v});
+        S.add(ra, -q0, {v, y});
+      } else if (!far) {
+        S.add(ra, 1, {v, y});
+        if (yp >= 0) {
+          S.add(ra, -1, {v, yp});
+          S.add(ra, q0, {yp});
         } else {
-          S.add(ra, 1, {y});
-          if (yp >= 0) {
-            S.add(ra, -1, {yp});
-            S.add(ra, q0, {v, yp});
-          } else {
-            S.add(ra, -1, {});
-            S.add(ra, q0, {v});
-          }
+          S.add(ra, -1, {v});
+          S.add(ra, q0, {});
         }
+      } else {
+        S.add(ra, 1, {y});
+        if (yp >= 0) {
+          S.add(ra, -1, {yp});
+          S.add(ra, q0, {v, yp});
+        } else {
+          S.add(ra, -1, {});
+          S.add(ra, q0, {v});
+        }
+      }
+      if (c_.smooth()) {
+        // a smooth law of D^2 (Gaussian weights only; see the top of this file): B_l: zeta_l - q1 - s2 zeta_{l-1} g_l
+        // (far: times u_l u_{l-1}); C_l: m_l - v_l g_l; D_l: g_l - T(v_l).
+        const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
         if (!far) {
           S.add(rb, 1, {vn});
           S.add(rb, -q1, {});
@@ -389,53 +389,29 @@ class ChainSolver {
           S.add(rb, -s2, {vn, ig});
         }
         S.add(rc, 1, {y});
-        S.add(rc, c_.orth ? 1.0 : -1.0, {iv, ig});
-        if (c_.orth) S.add(rc, -1, {});
+        S.add(rc, -1.0, {iv, ig});
         S.add(rd, 1, {ig});
-        S.trows.push_back({rd, c_.orth ? y : -1, iv, c_.law[l].get()});
+        S.trows.push_back({rd, iv, c_.law[l].get()});
         continue;
       }
+      // B_l for two atoms
       const double sd = s2 * c_.d1[l], p = c_.p[l];
       if (!c_.orth && !far) {
-        S.add(ra, 1, {y, v});
-        S.add(ra, -q0, {y});
-        S.add(ra, -q0, {});
-        if (yp >= 0) S.add(ra, -1, {v, yp});
         S.add(rb, 1, {vn});
         S.add(rb, -q1, {});
         S.add(rb, -sd * p, {v});
         S.add(rb, -sd, {v, y});
-      } else if (!c_.orth && far) {
-        S.add(ra, 1, {y});
-        if (yp >= 0) S.add(ra, -1, {yp});
-        S.add(ra, -q0, {v});
-        S.add(ra, -q0, {v, y});
+      } else if (!c_.orth) {
         S.add(rb, 1, {v});
         S.add(rb, -q1, {vn, v});
         S.add(rb, -sd * p, {vn});
         S.add(rb, -sd, {vn, y});
       } else if (!far) {
-        S.add(ra, 1, {v, y});
-        if (yp >= 0) {
-          S.add(ra, -1, {v, yp});
-          S.add(ra, q0, {yp});
-        } else {
-          S.add(ra, -1, {v});
-          S.add(ra, q0, {});
-        }
         S.add(rb, 1, {vn});
         S.add(rb, -q1, {});
         S.add(rb, -sd, {v});
         S.add(rb, sd * (1 - p), {v, y});
       } else {
-        S.add(ra, 1, {y});
-        if (yp >= 0) {
-          S.add(ra, -1, {yp});
-          S.add(ra, q0, {v, yp});
-        } else {
-          S.add(ra, -1, {});
-          S.add(ra, q0, {v});
-        }
         S.add(rb, 1, {v});
         S.add(rb, -q1, {vn, v});
         S.add(rb, -sd, {vn});
@@ -450,10 +426,7 @@ class ChainSolver {
     for (int i = 0; i < n; ++i)
       for (const Mono& m : S.rows[i])
         for (int k = 0; k < m.k; ++k) widen(i, m.a[k]);
-    for (const TRow& t : S.trows) {
-      widen(t.row, t.iv);
-      if (t.iw >= 0) widen(t.row, t.iw);
-    }
+    for (const TRow& t : S.trows) widen(t.row, t.iv);
     return S;
   }
 
@@ -478,9 +451,8 @@ class ChainSolver {
     }
     for (const TRow& t : S.trows) {
       const TEval e = teval(*t.law, x[t.iv]);
-      const cplx w = t.iw >= 0 ? x[t.iw] : cplx(1);
-      f[t.row] -= w * e.t0;
-      if (mag) (*mag)[t.row] += std::abs(w) * e.a0 * (1 + trule_rounding(*t.law) / kGamma);
+      f[t.row] -= e.t0;
+      if (mag) (*mag)[t.row] += e.a0 * (1 + trule_rounding(*t.law) / kGamma);
     }
   }
 
@@ -490,8 +462,7 @@ class ChainSolver {
     std::vector<double> o(S.n, 0.0);
     for (const TRow& t : S.trows) {
       const TEval e = teval(*t.law, x[t.iv]);
-      const double aw = t.iw >= 0 ? std::abs(x[t.iw]) : 1.0;
-      o[t.row] += trule_rounding(*t.law) * ((t.iw >= 0 ? e.a0 * r[t.iw] : 0.0) + aw * e.a1 * r[t.iv]);
+      o[t.row] += trule_rounding(*t.law) * e.a1 * r[t.iv];
     }
     return o;
   }
@@ -527,8 +498,7 @@ class ChainSolver {
         }
     for (const TRow& t : S.trows) {
       const TEval e = teval(*t.law, x[t.iv]);
-      if (t.iw >= 0) J.at(t.row, t.iw) -= e.t0;
-      J.at(t.row, t.iv) -= (t.iw >= 0 ? x[t.iw] : cplx(1)) * e.t1;
+      J.at(t.row, t.iv) -= e.t1;
     }
   }
 
@@ -548,16 +518,14 @@ class ChainSolver {
             if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
           v[i] += std::abs(m.c) * (hi - lo) * r[j];
         }
-    // the T terms: d/dw (w T(v)) = T(v), d/dv = w T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
+    // the T terms: d/dv T(v) = T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
     for (const TRow& t : S.trows) {
       double Sb[4];
       if (!tsup(*t.law, x0[t.iv], R[t.iv], Sb)) {
         v[t.row] = std::numeric_limits<double>::infinity();
         continue;
       }
-      const double aw = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0, Rw = t.iw >= 0 ? R[t.iw] : 0.0;
-      if (t.iw >= 0) v[t.row] += Sb[1] * R[t.iv] * r[t.iw];
-      v[t.row] += (Rw * Sb[1] + aw * Sb[2] * R[t.iv]) * r[t.iv];
+      v[t.row] += Sb[2] * R[t.iv] * r[t.iv];
     }
     return v;
   }
@@ -739,17 +707,15 @@ class ChainSolver {
       const TRow& t = S.trows[k];
       const int i = t.row;
       const TEval& e = te[k] = teval(*t.law, x0[t.iv]);
-      const cplx dv = dx[t.iv], w0 = t.iw >= 0 ? x0[t.iw] : cplx(1), dw = t.iw >= 0 ? dx[t.iw] : cplx(0);
-      F1[i] -= dw * e.t0 + w0 * e.t1 * dv;
-      if (t.iw >= 0) D1.at(i, t.iw) -= e.t1 * dv;
-      D1.at(i, t.iv) -= dw * e.t1 + w0 * e.t2 * dv;
+      const cplx dv = dx[t.iv];
+      F1[i] -= e.t1 * dv;
+      D1.at(i, t.iv) -= e.t2 * dv;
       // the t^2 coefficient exactly (its cancellations kept in Y F2), the rest by the third derivative
-      F2[i] -= dw * dv * e.t1 + 0.5 * w0 * dv * dv * e.t2;
+      F2[i] -= 0.5 * dv * dv * e.t2;
       double Sb[4];
-      const double adv = std::abs(dv), adw = std::abs(dw), aw0 = std::abs(w0);
+      const double adv = std::abs(dv);
       if (!tsup(*t.law, x0[t.iv], adv, Sb)) return false;
-      rnd[i] += (3 * adw * adv * adv * Sb[2] + (aw0 + adw) * adv * adv * adv * Sb[3]) / 6 +
-                trule_rounding(*t.law) * (adw * e.a0 + aw0 * adv * e.a1 + adv * adv * (adw * e.a1 + aw0 * e.a2)) * 2;
+      rnd[i] += adv * adv * adv * Sb[3] / 6 + trule_rounding(*t.law) * (adv * e.a1 + adv * adv * e.a2) * 2;
     }
     const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
     // |Y D1| (D1 banded like F')
@@ -775,26 +741,19 @@ class ChainSolver {
           if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
       // the T terms (see the derivation in docs/spectra.md, "Smooth laws in the Fisher chain"): over B(t), with
       // b = |dv| + r_v and sup |T^(k)| on the disk (v0, b),
-      //   |T(v) - T(v0) - t T'(v0) dv| <= b^2 sup|T''| / 2 + |T'(v0)| r_v,
-      //   |w T'(v) - w0 T'(v0) - t (dw T'(v0) + w0 T''(v0) dv)|
-      //       <= (|dw| + r_w) b sup|T''| + r_w |T'(v0)| + |w0| (b^2 sup|T^(3)| / 2 + |T''(v0)| r_v).
+      //   |T'(v) - T'(v0) - t T''(v0) dv| <= b^2 sup|T^(3)| / 2 + |T''(v0)| r_v.
       for (std::size_t k = 0; k < S.trows.size(); ++k) {
         const TRow& t = S.trows[k];
         const TEval& e = te[k];
-        const double rv = r[t.iv], rw = t.iw >= 0 ? r[t.iw] : 0.0, b = std::abs(dx[t.iv]) + rv;
-        const double adw = t.iw >= 0 ? std::abs(dx[t.iw]) : 0.0, aw0 = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0;
+        const double rv = r[t.iv], b = std::abs(dx[t.iv]) + rv;
         double Sb[4];
         if (!tsup(*t.law, x0[t.iv], b, Sb)) {
           w[t.row] = std::numeric_limits<double>::infinity();
           continue;
         }
-        const double a1 = std::abs(e.t1), a2 = std::abs(e.t2);
-        if (t.iw >= 0) w[t.row] += (0.5 * b * b * Sb[2] + a1 * rv) * rw;
-        w[t.row] += ((adw + rw) * b * Sb[2] + rw * a1 + aw0 * (0.5 * b * b * Sb[3] + a2 * rv)) * rv;
+        w[t.row] += (0.5 * b * b * Sb[3] + std::abs(e.t2) * rv) * rv;
         // rounding of the computed T entries of F'(x0) and D1
-        w[t.row] += 2 * trule_rounding(*t.law) *
-                    ((t.iw >= 0 ? (e.a0 + e.a1 * std::abs(dx[t.iv])) * rw : 0.0) +
-                     (aw0 * e.a1 + adw * e.a1 + aw0 * e.a2 * std::abs(dx[t.iv])) * rv);
+        w[t.row] += 2 * trule_rounding(*t.law) * (e.a1 + e.a2 * std::abs(dx[t.iv])) * rv;
       }
       const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
       for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
@@ -818,7 +777,6 @@ class ChainSolver {
     const double th = *std::max_element(theta.begin(), theta.end());
     const double dz = std::abs(dp);
     out.h = dz * std::clamp(th > 0 ? 0.8 * 0.5 / th : 4.0, 0.25, 4.0);
-    if (!ok && std::getenv("NETSOR_DEBUG2")) { int w = 0; for (int i = 0; i < n; ++i) if (s[i] / r[i] > s[w] / r[w]) w = i; std::fprintf(stderr, "fail par %.10g%+.3gi dp %.3g worst %d s/r %.3g r %.3g res %.3g enc %.3g ya %.3g y01 %.3g y2 %.3g Yrf %.3g Yrnd %.3g x %.3g dx %.3g\n", a.par.real(), a.par.imag(), std::abs(dp), w, s[w] / r[w], r[w], res[w], enc[w], std::abs(I.ya[w]), std::abs(y01[w]), std::abs(y2[w]), I.Yrf[w], Yrnd[w], std::abs(x0[w]), std::abs(dx[w])); for (int i = 0; i < n; ++i) std::fprintf(stderr, "   %d x %.3g dx %.3g rnd %.3g\n", i, std::abs(x0[i]), std::abs(dx[i]), rnd[i]); }
     if (!ok) return false;
     const VecC c = x0 + dx;
     VecC x1 = c;
@@ -906,7 +864,7 @@ class ChainSolver {
     State s0{0, VecC::Zero(n), std::vector<double>(n, 0.0), {}, {}, 0};
     if (c_.orth)
       for (int l = 2; l <= c_.L; ++l) s0.x[c_.iy(l)] = 1;
-    if (c_.smooth())  // v = 0, g = T(0) (w T(0) with w = 1): the root up to the rounding of T(0)
+    if (c_.smooth())  // v = 0, g = T(0): the root up to the rounding of T(0)
       for (int l = 2; l <= c_.L; ++l) {
         const TEval e = teval(*c_.law[l], 0.0);
         s0.x[c_.ig(l)] = e.t0;
@@ -959,17 +917,16 @@ class ChainSolver {
       }
       double zn;
       if (c_.smooth()) {
-        // v_l from m_l = v T(v) on the real branch, g = T(v) (orthogonal: w T(v)), as the chain holds T
-        const double m = c_.orth ? 1 / y - 1 : y, dm = c_.orth ? -dy / (y * y) : dy;
+        // v_l from m_l = v T(v) on the real branch, g = T(v), as the chain holds T (Gaussian weights)
         double T, T1;
-        const double v = real_v(*c_.law[l], m, T, T1);
+        const double v = real_v(*c_.law[l], y, T, T1);
         if (!std::isfinite(v)) {
           dphi = std::nan("");
           return std::nan("");
         }
-        const double dv = dm / (T + v * T1);
-        g = c_.orth ? y * T : T;
-        dg = c_.orth ? dy * T + y * T1 * dv : T1 * dv;
+        const double dv = dy / (T + v * T1);
+        g = T;
+        dg = T1 * dv;
         zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
         dzeta = c_.sigma2 * (dzeta * g + zeta * dg);
       } else {
@@ -1343,7 +1300,6 @@ class FisherModel final : public SpectrumModel {
       cert.push_back(ok);
     }
     std::reverse(pr.begin(), pr.end());
-    if (std::getenv("NETSOR_DEBUG")) for (std::size_t k = 0; k < pr.size(); ++k) std::fprintf(stderr, "probe %.10g d %.6g cert %d\n", pr[k].x, pr[k].d, k < cert.size() ? (int)cert[k] : -1);
     std::reverse(cert.begin(), cert.end());
     double peak = 0;
     for (const auto& q : pr) peak = std::max(peak, q.d);
@@ -1357,8 +1313,6 @@ class FisherModel final : public SpectrumModel {
     std::function<void(const Probe&, const Probe&, bool, int)> refine = [&](const Probe& A, const Probe& B, bool ok,
                                                                             int depth) {
       const bool inA = A.d > thr, inB = B.d > thr;
-      if (std::getenv("NETSOR_DEBUG")) std::fprintf(stderr, "refine [%.12g %.12g] d %.3g %.3g ok %d depth %d steps %ld\n", A.x, B.x, A.d, B.d, (int)ok, depth, solver->steps());
-      if (std::getenv("NETSOR_DEBUG") && depth == 20) for (int q = 0; q < A.p.x.size(); ++q) std::fprintf(stderr, "  x%d = %.6g %+.6gi enc %.3g\n", q, A.p.x[q].real(), A.p.x[q].imag(), A.p.enc[q]);
       if (ok) {
         cells.push_back({A.x, B.x, inA || inB ? support : gap});
         return;
@@ -1689,12 +1643,10 @@ class FisherModel final : public SpectrumModel {
       // Halvings toward each edge: 34, or fewer so that the last panel stays 1e-9 |edge| away (closer, the root's
       // condition ~ (distance / |edge|)^{-1/2} leaves nothing certifiable in double; the geometric tail covers the rest).
       auto halvings = [&](double edge) {
-        // (20 with a smooth law: the steps of its continuation shrink faster toward an edge, and 2^-20 of the panel
-        // leaves to the geometric tail a sliver whose next-order error is ~2^-40 of its mass)
         if (arcs) return static_cast<int>(std::ceil(std::log2(H / arc_r))) + 1;  // down to r/2 next to the arc
         if (x_shift != 0 && edge == 0) return 44;  // y = 0: the lower edge of the push-forward
         return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8,
-                          (solver && solver->chain().smooth()) ? 20 : 34);
+                          34);
       };
       const int Ka = halvings(a), K = halvings(b);
       std::vector<double> lo, hi;
@@ -1754,27 +1706,8 @@ class FisherModel final : public SpectrumModel {
         return r > 1.01 ? A * (1 / (r - 1) + s / (2 * r - 1)) : 0.0;
       };
       const std::size_t P = panels.size();
-      // A smooth law: with Gaussian weights the lower edge qhat_{L-1} is the image of the edge of MP(1) at 0, where the
-      // density expands in powers of (x - a)^(1/2), not of (x - a): the first correction is then 2^(-k/2) of the leading
-      // term (the three-panel fit above left 0.7% of a tail of 8e-4, tanh L = 2). Four panels give two geometric terms
-      // of free ratios (Prony's method), m_k = A r1^k + C r2^k, and the tail A/(r1 - 1) + C/(r2 - 1); kept when both
-      // ratios are real and > 1.01 and it agrees with the three-panel value to 1%, else the three-panel value.
-      auto tail4 = [&](double m0, double m1, double m2, double m3) {
-        const double t3 = tail(m0, m1, m2);
-        if (!(solver && solver->chain().smooth())) return t3;
-        const double det = m1 * m1 - m0 * m2;
-        if (!(std::abs(det) > 1e-12 * m1 * m1)) return t3;
-        const double al = (m2 * m1 - m0 * m3) / det, be = (m1 * m3 - m2 * m2) / det;
-        const double disc = al * al + 4 * be;
-        if (!(disc > 0)) return t3;
-        const double r1 = 0.5 * (al + std::sqrt(disc)), r2 = 0.5 * (al - std::sqrt(disc));
-        if (!(r1 > 1.01 && r2 > 1.01) || std::abs(r1 - r2) < 1e-3 * r1) return t3;
-        const double C = (m1 - r1 * m0) / (r2 - r1), A = m0 - C;
-        const double t4 = A / (r1 - 1) + C / (r2 - 1);
-        return std::isfinite(t4) && std::abs(t4 - t3) <= 0.01 * t3 ? t4 : t3;
-      };
-      double ta = arcs ? 0.0 : tail4(panels[0].integral, panels[1].integral, panels[2].integral, panels[3].integral),
-             tb = arcs ? 0.0 : tail4(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral, panels[P - 4].integral);
+      double ta = arcs ? 0.0 : tail(panels[0].integral, panels[1].integral, panels[2].integral),
+             tb = arcs ? 0.0 : tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
       if (pushforward) {
         // exact: y = pf_scale d(Z) with d even and decreasing in |z|, so P(y < c) = P(|Z| > z0(c)) (the lower edge of
         // erf is y^(1/(4q) - 1) / sqrt(log(1/y)), whose log factor defeats a geometric tail: 2e-7 of mass)
@@ -1784,7 +1717,6 @@ class FisherModel final : public SpectrumModel {
         ta = std::isfinite(za) ? std::erfc(za / std::sqrt(2.0)) : 0.0;
         tb = std::erf(zb / std::sqrt(2.0));
       }
-      if (std::getenv("NETSOR_DEBUG")) { std::fprintf(stderr, "component [%.15g %.15g] a %.15g b %.15g ta %.3g tb %.3g lo %.15g\n", a0, b0, a, b, ta, tb, solver->chain().qh.back()); for (int k = 0; k < 12; ++k) std::fprintf(stderr, "  panel [%.10g %.10g] int %.15g | [%.6g %.6g] int %.6g\n", panels[k].lo, panels[k].hi, panels[k].integral, panels[P-1-k].lo, panels[P-1-k].hi, panels[P-1-k].integral); }
       // Panels whose 8-point rule is not converged are halved (orthogonal weights give densities with steep
       // shoulders inside the support). The estimate: the Legendre coefficients c_k of the interpolant at the nodes,
       // h max(|c_6|, |c_7|) times the square of their decay from c_4, c_5 (the decay to degree 16 extrapolated
@@ -2100,6 +2032,11 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
         model->density_refusal = "phi'(h)^2 does not tend to 0 as |h| grows (the push-forward at L = 2 is written "
                                  "for that)";
     }
+    if (model->density_refusal.empty() && orth && net.depth >= 3)
+      model->density_refusal = "with orthogonal weights at depth >= 3 the subordination of a smooth law of D^2 meets "
+                               "the bottom of its support (d -> 0) at the lower edge and its inverse-square-root top at "
+                               "the upper edge, where no certified step of the chain gets through (served: Gaussian "
+                               "weights at every depth, orthogonal weights at depth 2)";
   }
   if ((model->atomic_d2 || (smooth && model->density_refusal.empty() && !model->pushforward)) && !model->all_atomic) {
     Chain c;
