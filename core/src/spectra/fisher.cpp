@@ -75,6 +75,7 @@
 #include <cstdlib>
 #include <complex>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
 #include <memory>
@@ -177,10 +178,12 @@ struct TEval {
 TEval teval(const DiscreteLaw& law, cplx v) {
   TEval e;
   for (std::size_t i = 0; i < law.cd.size(); ++i) {
-    const cplx d = law.cd[i], r = 1.0 / (1.0 - v * d), t = law.cw[i] * d * r, t1 = t * d * r;
-    const cplx t2 = 2.0 * t1 * d * r;
+    const cplx d = law.cd[i], den = 1.0 - cmul(v, d);
+    const double n2 = den.real() * den.real() + den.imag() * den.imag();
+    const cplx r = std::conj(den) / n2, dr = cmul(d, r), t = cmul(law.cw[i], dr), t1 = cmul(t, dr);
+    const cplx t2 = 2.0 * cmul(t1, dr);
     e.t0 += t, e.t1 += t1, e.t2 += t2;
-    e.a0 += std::abs(t), e.a1 += std::abs(t1), e.a2 += std::abs(t2);
+    e.a0 += cabs(t), e.a1 += cabs(t1), e.a2 += cabs(t2);
   }
   return e;
 }
@@ -195,17 +198,18 @@ bool tsup(const DiscreteLaw& law, cplx c, double rho, double S[4]) {
   double N[6] = {0, 0, 0, 0, 0, 0}, A[6] = {0, 0, 0, 0, 0, 0};
   cplx D[6];
   for (std::size_t i = 0; i < law.cd.size(); ++i) {
-    const cplx d = law.cd[i], r = 1.0 / (1.0 - c * d);
-    const double ad = std::abs(d), delta = (std::abs(1.0 - c * d) - rho * ad) * (1 - 8 * kEps);
+    const cplx d = law.cd[i], den = 1.0 - cmul(c, d);
+    const double ad = cabs(d), delta = (cabs(den) - rho * ad) * (1 - 8 * kEps);
     if (!(delta > 0)) return false;
     const double q = ad / delta;
-    double t = std::abs(law.cw[i]) * q, f = 1;
-    cplx u = law.cw[i] * d * r;
+    const cplx dr = cmul(d, std::conj(den) / (den.real() * den.real() + den.imag() * den.imag()));
+    double t = cabs(law.cw[i]) * q, f = 1;
+    cplx u = cmul(law.cw[i], dr);
     for (int j = 0; j < 6; ++j) {
-      if (j > 0) t *= q, f *= j, u *= d * r;
+      if (j > 0) t *= q, f *= j, u = cmul(u, dr);
       N[j] += f * t;
       D[j] += f * u;
-      A[j] += f * std::abs(u);
+      A[j] += f * cabs(u);
     }
   }
   const double g = 1 + trule_rounding(law);
@@ -1219,8 +1223,11 @@ class FisherModel final : public SpectrumModel {
         }
       }
       std::sort(xs.begin(), xs.end());
-      const auto d0 = raw_densities(xs, nullptr, nullptr, nullptr, solver_at(level).get());
-      const auto d1 = raw_densities(xs, nullptr, nullptr, nullptr, solver_at(level + 1).get());
+      // the two levels side by side (independent continuations, each from its own root)
+      const auto s0 = solver_at(level), s1 = solver_at(level + 1);
+      auto next = std::async(std::launch::async, [&] { return raw_densities(xs, nullptr, nullptr, nullptr, s1.get()); });
+      const auto d0 = raw_densities(xs, nullptr, nullptr, nullptr, s0.get());
+      const auto d1 = next.get();
       // the scale: the mean density over the support (the peak can be an integrable singularity: with Gaussian
       // weights the density is ~ (x - qhat_{L-1})^(-1/2) at the lower edge); above it, the difference relative to the
       // value (there the roots are ill-conditioned and two rules agree only to ~1e-11 of the value)
