@@ -34,33 +34,29 @@
 // tight enclosure, which bounds the error of the density. The tests run in double with explicit rounding terms
 // (8 eps per row sum); not interval arithmetic.
 //
-// A smooth phi' (tanh, erf, sigmoid) with orthogonal weights at L = 2: nu_2 = law(qhat_1 + sigma^2 qhat_0 phi'(h)^2)
-// exactly, a push-forward of N(0, 1) (FisherModel::pushforward). A general law of D^2 — derivation below; NOT YET
-// SERVED: fisher_spectrum refuses the density of every other smooth case with convergence_error. A certified solver
-// for this chain (the T rows in Krawczyk's tube test) is on the branch fisher-smooth-chain-wip, with what blocks it
-// (docs/spectra.md, Fisher section).
+// A smooth phi' (tanh, erf, sigmoid): a general law delta of D^2.
 // g_l = 1/S_delta (Gaussian: times 1/S_MP = 1 + m) for delta = law(D_{l-1}^2) has no closed form, but it has a
 // parametric one. With T(v) = E[d/(1 - v d)] (d ~ delta), psi_delta(v) = v T(v) and chi_delta = psi_delta^{-1},
 // S_delta(m) = chi_delta(m) (1 + m)/m. Put m = psi_delta(v_l), i.e. v_l = chi_delta(m_l); then
 //   Gaussian:   g_l(m_l) = (1 + m_l)/S_delta(m_l) = m_l / v_l = T(v_l)
-//   orthogonal: g_l(m_l) = 1/S_delta(m_l) = m_l / ((1 + m_l) v_l) = T(v_l) / (1 + v_l T(v_l)) = w_l T(v_l)   (w_l = 1/(1 + m_l)).
-// So the chain gains one unknown v_l per level and one row C_l, and B_l loses its rational g:
-//   A_l (unchanged)
-//   B_l:  zeta_l - q_{l-1} - sigma^2 zeta_{l-1} T(v_l)            [orthogonal: ... T(v_l) w_l]
-//   C_l:  m_l - v_l T(v_l) = 0                                     [orthogonal: w_l (1 + v_l T(v_l)) - 1 = 0]
-// (Bernoulli check: T(v) = p d1/(1 - v d1) gives v = m/(d1 (p + m)) and g = d1 (p + m) [/(1 + m)], the forms above.)
-// Far form (u = 1/zeta, s = 1/z): A_l as before, B_l -> u_{l-1} - q_{l-1} u_l u_{l-1} - sigma^2 u_l T(v_l) [w_l], C_l as
-// is; at s = 0 the root is u = 0, m = 0 (w = 1), v = 0, and the Jacobian is triangular once the rows are taken in
-// the order B (in u only, from l = L down), A (u and y), C (y and v), with diagonal 1 (B, A) and -E[d] (C, Gaussian)
-// or E[d] (orthogonal): regular, so the branch of z = infinity is again the only analytic one. Coupling stays local:
-// with the unknowns ordered (y_l, u_{l-1}, v_l) per level the Jacobian is a band |i - j| <= 3. T is not polynomial: a certified step needs sup bounds of T, T' = E[d^2/(1 - v d)^2] and
-// T'' = E[2 d^3/(1 - v d)^3] on the tube, which for the contour law (nodes cd_i, weights cw_i, as in jacobian.cpp's
-// smooth_law) follow node by node from |1 - v cd_i| >= delta_i (lilypads.cpp, kantorovich); and for real v > 1/dmax,
-// T must be the contour rule, so the discretization needs the a posteriori check by halving the contour step.
-// Checked numerically (uncertified scratch Newton continuation, contour law of step 1/8, at z = 5 R e^{0.7 i} off the
-// axis, R = m_50^{1/50}; tanh 1.5/0.05, Gaussian and orthogonal, L = 2, 5, 10): G(z) from this chain agrees with
-// sum_{k <= 50} m_k / z^{k+1} of the exact moments to relative 1.1e-15. On the real axis a crude uncertified trial
-// did NOT reproduce the mass (1.053 / 0.926 at L = 2; docs/spectra.md): not established there.
+//   orthogonal: g_l(m_l) = 1/S_delta(m_l) = T(v_l) / (1 + v_l T(v_l))
+// So the chain gains the unknowns v_l, g_l per level and the rows
+//   A_l (unchanged),  B_l: zeta_l - q_{l-1} - sigma^2 zeta_{l-1} g_l,  C_l: m_l - v_l g_l,  D_l: g_l - T(v_l),
+// all multilinear but D_l. (Bernoulli check: T(v) = p d1/(1 - v d1) gives v = m/(d1 (p + m)) and g = d1 (p + m).)
+// Far form (u = 1/zeta, s = 1/z): B_l -> u_{l-1} - q_{l-1} u_l u_{l-1} - sigma^2 u_l g_l; at s = 0 the root is u = 0,
+// m = 0, v = 0, g = T(0) = E[d], with a regular triangular Jacobian, so the branch of z = infinity is again the only
+// analytic one. T is the contour rule of smooth_law.hpp (nodes cd_i, weights cw_i); Krawczyk's tube test bounds its
+// terms by sup |T^(k)| on disks (tsup: node by node from |1 - v cd_i| >= delta_i, or by Taylor from the centre) and
+// keeps T' and T'' at the centre exactly. The rule's level is chosen a posteriori (choose_level: densities at two
+// levels must agree). The table takes the mass within 2^-20 of the width of each edge from a contour integral of G
+// around the edge (arc_moments), lumped into a 3-point Gauss rule: at the lower edge qhat_{L-1} (the image of the edge
+// of MP(1) at 0) the density ~ (x - qhat)^(-1/2) expands in a divergent series in (x - qhat)^(1/2), which defeats
+// fitted tails.
+// Served for Gaussian weights at every depth, and orthogonal weights at depth 2 (an exact push-forward, below).
+// Orthogonal weights at depth >= 3 are refused: there the chain reaches v -> infinity at the lower edge (1/v at the
+// bottom of supp delta, d -> 0, which the contour in h cannot separate from its poles: the rule's poles 1/cd_i come
+// into the steps' disks) and v -> 1/dmax at the upper edge (the branch point of T, an inverse square root of
+// delta at its top): no certified step gets through.
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
@@ -69,16 +65,20 @@
 #include "smooth_law.hpp"
 #include "two_precisions.hpp"
 
-#include <Eigen/Core>
+#include <Eigen/Dense>
 
 #include <algorithm>
 #include <array>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <complex>
 #include <functional>
+#include <future>
 #include <limits>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <numeric>
 
@@ -156,11 +156,70 @@ struct Chain {
   std::vector<double> qh;    // qhat_0..qhat_{L-1}
   std::vector<double> p, d1;  // index l = 2..L: law of D_{l-1}^2 = (1 - p) delta_0 + p delta_d1
   double R = 1;              // the support of nu_L lies in [0, R]
+  // A smooth law of D^2 (index l = 2..L, empty for the two-atom laws): the contour rule of law(D_{l-1}^2); then each
+  // level has the unknowns (y_l, zeta_{l-1}, v_l, g_l), else (y_l, zeta_{l-1}).
+  std::vector<std::shared_ptr<const DiscreteLaw>> law;
 
-  int n() const { return 2 * (L - 1); }
-  static int iy(int l) { return 2 * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
-  static int iz(int j) { return 2 * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
+  bool smooth() const { return !law.empty(); }
+  int k() const { return smooth() ? 4 : 2; }
+  int n() const { return k() * (L - 1); }
+  int iy(int l) const { return k() * (l - 2); }      // y_l (m_l, or w_l = 1/(1 + m_l) for orthogonal weights), l = 2..L
+  int iz(int j) const { return k() * (j - 1) + 1; }  // zeta_j (near form) or u_j = 1/zeta_j (far form), j = 1..L-1
+  int iv(int l) const { return k() * (l - 2) + 2; }  // v_l = chi_delta(m_l) (smooth laws)
+  int ig(int l) const { return k() * (l - 2) + 3; }  // g_l = T(v_l) (Gaussian) or w_l T(v_l) (orthogonal)
 };
+
+// T(v) = E[d / (1 - v d)] of a smooth law as the contour rule holds it (sum_i cw_i cd_i / (1 - v cd_i)), with T' and
+// T''; a0, a1 the sums of the moduli of the terms of T and T' (for the rounding bounds).
+struct TEval {
+  cplx t0, t1, t2;
+  double a0 = 0, a1 = 0, a2 = 0;
+};
+TEval teval(const DiscreteLaw& law, cplx v) {
+  TEval e;
+  for (std::size_t i = 0; i < law.cd.size(); ++i) {
+    const cplx d = law.cd[i], den = 1.0 - cmul(v, d);
+    const double n2 = den.real() * den.real() + den.imag() * den.imag();
+    const cplx r = std::conj(den) / n2, dr = cmul(d, r), t = cmul(law.cw[i], dr), t1 = cmul(t, dr);
+    const cplx t2 = 2.0 * cmul(t1, dr);
+    e.t0 += t, e.t1 += t1, e.t2 += t2;
+    e.a0 += cabs(t), e.a1 += cabs(t1), e.a2 += cabs(t2);
+  }
+  return e;
+}
+// The rounding of a sum of the contour rule, relative to its sum of moduli.
+double trule_rounding(const DiscreteLaw& law) { return (static_cast<double>(law.cd.size()) + 16) * kEps; }
+
+// S[k] >= sup |T^(k)| over the disk |v - c| <= rho, k = 0..3. Node by node, T^(j)(v) = j! sum cw d^(j+1)/(1 - v d)^(j+1)
+// and |1 - v d| >= |1 - c d| - rho |d| give N_j >= sup |T^(j)|; those sums of moduli ignore the cancellations of the
+// complex contour weights, so the bound used is the Taylor one, |T^(k)(c)| + rho |T^(k+1)(c)| + rho^2 N_(k+2) / 2 (as
+// lilypads.cpp does for its Lipschitz bound), when smaller. False when a pole of the rule (v = 1/cd_i) may lie in the disk.
+bool tsup(const DiscreteLaw& law, cplx c, double rho, double S[4]) {
+  double N[6] = {0, 0, 0, 0, 0, 0}, A[6] = {0, 0, 0, 0, 0, 0};
+  cplx D[6];
+  for (std::size_t i = 0; i < law.cd.size(); ++i) {
+    const cplx d = law.cd[i], den = 1.0 - cmul(c, d);
+    const double ad = cabs(d), delta = (cabs(den) - rho * ad) * (1 - 8 * kEps);
+    if (!(delta > 0)) return false;
+    const double q = ad / delta;
+    const cplx dr = cmul(d, std::conj(den) / (den.real() * den.real() + den.imag() * den.imag()));
+    double t = cabs(law.cw[i]) * q, f = 1;
+    cplx u = cmul(law.cw[i], dr);
+    for (int j = 0; j < 6; ++j) {
+      if (j > 0) t *= q, f *= j, u = cmul(u, dr);
+      N[j] += f * t;
+      D[j] += f * u;
+      A[j] += f * cabs(u);
+    }
+  }
+  const double g = 1 + trule_rounding(law);
+  for (int k = 0; k < 4; ++k) {
+    const double taylor = std::abs(D[k]) + trule_rounding(law) * A[k] +
+                          rho * (std::abs(D[k + 1]) + trule_rounding(law) * A[k + 1]) + 0.5 * rho * rho * N[k + 2];
+    S[k] = std::min(N[k], taylor) * g;
+  }
+  return std::isfinite(S[3]);
+}
 
 using VecC = Eigen::VectorXcd;
 
@@ -174,9 +233,17 @@ struct Mono {
   std::array<int, 3> a{};
 };
 
+// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - T(x_iv).
+struct TRow {
+  int row = 0, iv = 0;
+  const DiscreteLaw* law = nullptr;
+};
+
 struct System {
   int n = 0;
+  int kl = 2, ku = 2;  // the band of F'
   std::vector<std::vector<Mono>> rows;
+  std::vector<TRow> trows;
   void add(int row, double c, std::initializer_list<int> vars) {
     Mono m;
     m.c = c;
@@ -186,12 +253,15 @@ struct System {
 };
 
 // LU with partial pivoting of a band matrix with KL sub- and KU super-diagonals (LAPACK's gbtf2): the chain's
-// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2.
+// Jacobian couples the unknowns of neighbouring levels only, |i - j| <= 2 (4 for a smooth law of D^2).
 class BandLU {
  public:
-  static constexpr int KL = 2, KU = 2, W = 2 * KL + KU + 1;
-  explicit BandLU(int n = 0) : n_(n), a_(static_cast<std::size_t>(n) * W), l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
+  explicit BandLU(int n = 0, int kl = 2, int ku = 2)
+      : n_(n), KL(kl), KU(ku), W(2 * kl + ku + 1), a_(static_cast<std::size_t>(n) * W),
+        l_(static_cast<std::size_t>(n) * KL), piv_(n) {}
   int n() const { return n_; }
+  int kl() const { return KL; }
+  int ku() const { return KU; }
   // Entry (i, j) for j - i in [-KL, KL + KU] (the upper part widens by KL through the row interchanges).
   cplx& at(int i, int j) { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
   const cplx& at(int i, int j) const { return a_[static_cast<std::size_t>(i) * W + (j - i + KL)]; }
@@ -231,7 +301,7 @@ class BandLU {
   }
 
  private:
-  int n_;
+  int n_, KL, KU, W;
   std::vector<cplx> a_, l_;
   std::vector<int> piv_;
 };
@@ -275,28 +345,21 @@ class ChainSolver {
     S.rows.resize(n);
     const double s2 = c_.sigma2;
     for (int l = 2; l <= c_.L; ++l) {
-      const int ra = Chain::iy(l), rb = ra + 1;
-      const int y = Chain::iy(l), yp = l >= 3 ? Chain::iy(l - 1) : -1, v = Chain::iz(l - 1);
-      const int vn = l < c_.L ? Chain::iz(l) : n;  // zeta_l (u_l); the parameter at l = L
-      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1], sd = s2 * c_.d1[l], p = c_.p[l];
+      const int ra = c_.iy(l), rb = ra + 1;
+      const int y = c_.iy(l), yp = l >= 3 ? c_.iy(l - 1) : -1, v = c_.iz(l - 1);
+      const int vn = l < c_.L ? c_.iz(l) : n;  // zeta_l (u_l); the parameter at l = L
+      const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1];
+      // A_l
       if (!c_.orth && !far) {
         S.add(ra, 1, {y, v});
         S.add(ra, -q0, {y});
         S.add(ra, -q0, {});
         if (yp >= 0) S.add(ra, -1, {v, yp});
-        S.add(rb, 1, {vn});
-        S.add(rb, -q1, {});
-        S.add(rb, -sd * p, {v});
-        S.add(rb, -sd, {v, y});
-      } else if (!c_.orth && far) {
+      } else if (!c_.orth) {
         S.add(ra, 1, {y});
         if (yp >= 0) S.add(ra, -1, {yp});
         S.add(ra, -q0, {v});
         S.add(ra, -q0, {v, y});
-        S.add(rb, 1, {v});
-        S.add(rb, -q1, {vn, v});
-        S.add(rb, -sd * p, {vn});
-        S.add(rb, -sd, {vn, y});
       } else if (!far) {
         S.add(ra, 1, {v, y});
         if (yp >= 0) {
@@ -306,10 +369,6 @@ class ChainSolver {
           S.add(ra, -1, {v});
           S.add(ra, q0, {});
         }
-        S.add(rb, 1, {vn});
-        S.add(rb, -q1, {});
-        S.add(rb, -sd, {v});
-        S.add(rb, sd * (1 - p), {v, y});
       } else {
         S.add(ra, 1, {y});
         if (yp >= 0) {
@@ -319,12 +378,59 @@ class ChainSolver {
           S.add(ra, -1, {});
           S.add(ra, q0, {v});
         }
+      }
+      if (c_.smooth()) {
+        // a smooth law of D^2 (Gaussian weights only; see the top of this file): B_l: zeta_l - q1 - s2 zeta_{l-1} g_l
+        // (far: times u_l u_{l-1}); C_l: m_l - v_l g_l; D_l: g_l - T(v_l).
+        const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
+        if (!far) {
+          S.add(rb, 1, {vn});
+          S.add(rb, -q1, {});
+          S.add(rb, -s2, {v, ig});
+        } else {
+          S.add(rb, 1, {v});
+          S.add(rb, -q1, {vn, v});
+          S.add(rb, -s2, {vn, ig});
+        }
+        S.add(rc, 1, {y});
+        S.add(rc, -1.0, {iv, ig});
+        S.add(rd, 1, {ig});
+        S.trows.push_back({rd, iv, c_.law[l].get()});
+        continue;
+      }
+      // B_l for two atoms
+      const double sd = s2 * c_.d1[l], p = c_.p[l];
+      if (!c_.orth && !far) {
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd * p, {v});
+        S.add(rb, -sd, {v, y});
+      } else if (!c_.orth) {
+        S.add(rb, 1, {v});
+        S.add(rb, -q1, {vn, v});
+        S.add(rb, -sd * p, {vn});
+        S.add(rb, -sd, {vn, y});
+      } else if (!far) {
+        S.add(rb, 1, {vn});
+        S.add(rb, -q1, {});
+        S.add(rb, -sd, {v});
+        S.add(rb, sd * (1 - p), {v, y});
+      } else {
         S.add(rb, 1, {v});
         S.add(rb, -q1, {vn, v});
         S.add(rb, -sd, {vn});
         S.add(rb, sd * (1 - p), {vn, y});
       }
     }
+    // the band of F'
+    S.kl = S.ku = 0;
+    auto widen = [&](int i, int j) {
+      if (j < n) S.kl = std::max(S.kl, i - j), S.ku = std::max(S.ku, j - i);
+    };
+    for (int i = 0; i < n; ++i)
+      for (const Mono& m : S.rows[i])
+        for (int k = 0; k < m.k; ++k) widen(i, m.a[k]);
+    for (const TRow& t : S.trows) widen(t.row, t.iv);
     return S;
   }
 
@@ -347,6 +453,22 @@ class ChainSolver {
       f[i] = s;
       if (mag) (*mag)[i] = g;
     }
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      f[t.row] -= e.t0;
+      if (mag) (*mag)[t.row] += e.a0 * (1 + trule_rounding(*t.law) / kGamma);
+    }
+  }
+
+  // Per row, a bound of the rounding of the computed F'(x) (its T terms) times r; the multilinear terms are covered
+  // by kGamma |F'| r where that is used.
+  static std::vector<double> trounding(const System& S, const VecC& x, const std::vector<double>& r) {
+    std::vector<double> o(S.n, 0.0);
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      o[t.row] += trule_rounding(*t.law) * e.a1 * r[t.iv];
+    }
+    return o;
   }
 
   // dF/dpar at x (F is affine in the parameter).
@@ -367,7 +489,7 @@ class ChainSolver {
 
   // The Jacobian in band storage.
   static void jacobian(const System& S, const VecC& x, cplx par, BandLU& J) {
-    J = BandLU(S.n);
+    J = BandLU(S.n, S.kl, S.ku);
     for (int i = 0; i < S.n; ++i)
       for (const Mono& m : S.rows[i])
         for (int k = 0; k < m.k; ++k) {
@@ -378,6 +500,10 @@ class ChainSolver {
             if (kk != k) t *= val(x, par, S.n, m.a[kk]);
           J.at(i, j) += t;
         }
+    for (const TRow& t : S.trows) {
+      const TEval e = teval(*t.law, x[t.iv]);
+      J.at(t.row, t.iv) -= e.t1;
+    }
   }
 
   // v_i = sum_j sup |F'_ij(x; par) - F'_ij(x0; par0)| r_j over |x - x0| <= R (componentwise), |par - par0| <= Rpar.
@@ -396,6 +522,15 @@ class ChainSolver {
             if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
           v[i] += std::abs(m.c) * (hi - lo) * r[j];
         }
+    // the T terms: d/dv T(v) = T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
+    for (const TRow& t : S.trows) {
+      double Sb[4];
+      if (!tsup(*t.law, x0[t.iv], R[t.iv], Sb)) {
+        v[t.row] = std::numeric_limits<double>::infinity();
+        continue;
+      }
+      v[t.row] += Sb[2] * R[t.iv] * r[t.iv];
+    }
     return v;
   }
 
@@ -453,7 +588,7 @@ class ChainSolver {
     std::vector<double> absJr(const std::vector<double>& r) const {
       std::vector<double> o(n, 0.0);
       for (int i = 0; i < n; ++i)
-        for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
+        for (int j = std::max(0, i - J0.kl()); j <= std::min(n - 1, i + J0.ku()); ++j) o[i] += std::abs(J0.at(i, j)) * r[j];
       return o;
     }
   };
@@ -482,7 +617,7 @@ class ChainSolver {
     for (int i = 0; i < n; ++i)  // E = I - Y J0, J0 banded: column j has rows j - KU .. j + KL
       for (int j = 0; j < n; ++j) {
         cplx s = i == j ? cplx(1) : cplx(0);
-        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+        for (int k = std::max(0, j - I.J0.ku()); k <= std::min(n - 1, j + I.J0.kl()); ++k)
           s -= cmul(I.Y[static_cast<std::size_t>(i) * n + k], I.J0.at(k, j));
         I.aE[static_cast<std::size_t>(i) * n + j] = cabs(s);
       }
@@ -505,9 +640,9 @@ class ChainSolver {
       rt[i] = 3 * (std::abs(I.ya[i]) + I.Yrf[i]) + 4 * kEps * std::abs(a.x[i]) + 1e-300;
       if (!(std::abs(a.x[i] - a.box_c[i]) + rt[i] < a.box_r[i])) return false;
     }
-    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt);
+    const std::vector<double> v = variation(S, a.x, a.par, rt, 0, rt), jr = I.absJr(rt), tr = trounding(S, a.x, rt);
     std::vector<double> w(n);
-    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i];
+    for (int i = 0; i < n; ++i) w[i] = v[i] + kGamma * jr[i] + tr[i];
     const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, rt);
     enc.resize(n);
     for (int i = 0; i < n; ++i) {
@@ -550,7 +685,7 @@ class ChainSolver {
     auto x_of = [&](int k) { return k == n ? a.par : x0[k]; };
     VecC F1 = VecC::Zero(n), F2 = VecC::Zero(n);
     std::vector<double> rnd(n), vr(n);
-    BandLU D1(n);
+    BandLU D1(n, S.kl, S.ku);
     for (int i = 0; i < n; ++i) {
       double m1 = 0, m2 = 0;
       for (const Mono& m : S.rows[i]) {
@@ -568,13 +703,31 @@ class ChainSolver {
       }
       rnd[i] = kGamma * (m1 + m2 + n * (std::abs(F1[i]) + std::abs(F2[i])));
     }
+    // The T terms -w T(v) (smooth laws): F1, F2 and D1 exactly at x0; F along the segment is F0 + t F1 + t^2 F2 + rho(t)
+    // with |rho| <= (3 |dw| |dv|^2 sup|T''| + (|w0| + |dw|) |dv|^3 sup|T'''|) / 6 over the disk (v0, |dv|), put with the
+    // rounding.
+    std::vector<TEval> te(S.trows.size());
+    for (std::size_t k = 0; k < S.trows.size(); ++k) {
+      const TRow& t = S.trows[k];
+      const int i = t.row;
+      const TEval& e = te[k] = teval(*t.law, x0[t.iv]);
+      const cplx dv = dx[t.iv];
+      F1[i] -= e.t1 * dv;
+      D1.at(i, t.iv) -= e.t2 * dv;
+      // the t^2 coefficient exactly (its cancellations kept in Y F2), the rest by the third derivative
+      F2[i] -= 0.5 * dv * dv * e.t2;
+      double Sb[4];
+      const double adv = std::abs(dv);
+      if (!tsup(*t.law, x0[t.iv], adv, Sb)) return false;
+      rnd[i] += adv * adv * adv * Sb[3] / 6 + trule_rounding(*t.law) * (adv * e.a1 + adv * adv * e.a2) * 2;
+    }
     const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
     // |Y D1| (D1 banded like F')
     std::vector<double> aM(static_cast<std::size_t>(n) * n);
     for (int i = 0; i < n; ++i)
       for (int j = 0; j < n; ++j) {
         cplx s = 0;
-        for (int k = std::max(0, j - BandLU::KU); k <= std::min(n - 1, j + BandLU::KL); ++k)
+        for (int k = std::max(0, j - D1.ku()); k <= std::min(n - 1, j + D1.kl()); ++k)
           s += cmul(I.Y[static_cast<std::size_t>(i) * n + k], D1.at(k, j));
         aM[static_cast<std::size_t>(i) * n + j] = cabs(s);
       }
@@ -590,6 +743,22 @@ class ChainSolver {
       for (int i = 0; i < n; ++i)
         for (const Mono& m : S.rows[i])
           if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
+      // the T terms (see the derivation in docs/spectra.md, "Smooth laws in the Fisher chain"): over B(t), with
+      // b = |dv| + r_v and sup |T^(k)| on the disk (v0, b),
+      //   |T'(v) - T'(v0) - t T''(v0) dv| <= b^2 sup|T^(3)| / 2 + |T''(v0)| r_v.
+      for (std::size_t k = 0; k < S.trows.size(); ++k) {
+        const TRow& t = S.trows[k];
+        const TEval& e = te[k];
+        const double rv = r[t.iv], b = std::abs(dx[t.iv]) + rv;
+        double Sb[4];
+        if (!tsup(*t.law, x0[t.iv], b, Sb)) {
+          w[t.row] = std::numeric_limits<double>::infinity();
+          continue;
+        }
+        w[t.row] += (0.5 * b * b * Sb[3] + std::abs(e.t2) * rv) * rv;
+        // rounding of the computed T entries of F'(x0) and D1
+        w[t.row] += 2 * trule_rounding(*t.law) * (e.a1 + e.a2 * std::abs(dx[t.iv])) * rv;
+      }
       const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
       for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
       const std::vector<double> Yw = Inverse::mul(n, I.aY, w), Er = Inverse::mul(n, I.aE, r), Mr = Inverse::mul(n, aM, r);
@@ -632,7 +801,7 @@ class ChainSolver {
     const int n = D.n();
     std::vector<double> o(n, 0.0);
     for (int i = 0; i < n; ++i)
-      for (int j = std::max(0, i - BandLU::KL); j <= std::min(n - 1, i + BandLU::KU); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
+      for (int j = std::max(0, i - D.kl()); j <= std::min(n - 1, i + D.ku()); ++j) o[i] += std::abs(D.at(i, j)) * r[j];
     return o;
   }
 
@@ -698,7 +867,13 @@ class ChainSolver {
     const int n = c_.n();
     State s0{0, VecC::Zero(n), std::vector<double>(n, 0.0), {}, {}, 0};
     if (c_.orth)
-      for (int l = 2; l <= c_.L; ++l) s0.x[Chain::iy(l)] = 1;
+      for (int l = 2; l <= c_.L; ++l) s0.x[c_.iy(l)] = 1;
+    if (c_.smooth())  // v = 0, g = T(0): the root up to the rounding of T(0)
+      for (int l = 2; l <= c_.L; ++l) {
+        const TEval e = teval(*c_.law[l], 0.0);
+        s0.x[c_.ig(l)] = e.t0;
+        s0.enc[c_.ig(l)] = 2 * trule_rounding(*c_.law[l]) * e.a0;
+      }
     State f = move_in(far_, s0, std::ldexp(1.0, -e), 40);
     {
       Inverse I;
@@ -707,7 +882,7 @@ class ChainSolver {
     }
     Point p{std::ldexp(1.0, e), f.x, f.enc, f.box_c, f.box_r, 0};
     for (int j = 1; j < c_.L; ++j) {
-      const int i = Chain::iz(j);
+      const int i = c_.iz(j);
       const double au = std::abs(f.x[i]);
       // a disk about u inside the far box, away from 0: {|u' - u| <= rho} maps onto a disk containing
       // {|zeta - 1/u| <= rho / (|u| (|u| + rho))}
@@ -744,12 +919,78 @@ class ChainSolver {
         y = opm - 1, dy = dopm;
         g = p + y, dg = dy;
       }
-      const double zn = c_.qh[l - 1] + sd * zeta * g;
-      dzeta = sd * (dzeta * g + zeta * dg);
+      double zn;
+      if (c_.smooth()) {
+        // v_l from m_l = v T(v) on the real branch, g = T(v), as the chain holds T (Gaussian weights)
+        double T, T1;
+        const double v = real_v(*c_.law[l], y, T, T1);
+        if (!std::isfinite(v)) {
+          dphi = std::nan("");
+          return std::nan("");
+        }
+        const double dv = dy / (T + v * T1);
+        g = T;
+        dg = T1 * dv;
+        zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
+        dzeta = c_.sigma2 * (dzeta * g + zeta * dg);
+      } else {
+        zn = c_.qh[l - 1] + sd * zeta * g;
+        dzeta = sd * (dzeta * g + zeta * dg);
+      }
       zeta = zn;
     }
     dphi = dzeta;
     return zeta;
+  }
+
+  // The real root v < 1/dmax of v T(v) = m (psi(v) = v T(v) increases there from -1 at -infinity), T the real part
+  // of the contour rule (its only real pole is at 1/dmax, the node t = 0); T and T' at the root. NaN when m <= -1 or
+  // the root cannot be bracketed.
+  static double real_v(const DiscreteLaw& law, double m, double& T, double& T1) {
+    auto psi = [&](double v, double& t, double& t1) {
+      const TEval e = teval(law, cplx(v, 0));
+      t = e.t0.real(), t1 = e.t1.real();
+      return v * t - m;
+    };
+    if (!(m > -1) || !std::isfinite(m)) return std::nan("");
+    const double top = 1 / law.cd[0].real();
+    double lo = 0, hi = 0, t, t1;
+    if (m > 0) {
+      // psi -> +infinity at the pole 1/dmax: the first of top (1 - 2^-k) where psi > 0
+      for (int k = 1; k <= 60; ++k) {
+        const double v = top * (1 - std::ldexp(1.0, -k));
+        if (psi(v, t, t1) > 0) {
+          hi = v;
+          break;
+        }
+        lo = v;
+        if (k == 60) return std::nan("");
+      }
+    } else if (m < 0) {
+      lo = -1;
+      while (psi(lo, t, t1) > 0) {
+        hi = lo, lo *= 2;
+        if (lo < -1e300) return std::nan("");
+      }
+    } else {
+      const TEval e = teval(law, 0.0);
+      T = e.t0.real(), T1 = e.t1.real();
+      return 0;
+    }
+    double v = 0.5 * (lo + hi);
+    for (int it = 0; it < 300; ++it) {
+      const double f = psi(v, t, t1);
+      (f > 0 ? hi : lo) = v;
+      const double df = t + v * t1;
+      double vn = df > 0 ? v - f / df : 0.5 * (lo + hi);
+      if (!(vn > lo && vn < hi)) vn = 0.5 * (lo + hi);
+      if (std::abs(vn - v) <= 2 * kEps * std::abs(v) || hi - lo <= 2 * kEps * std::max(std::abs(lo), std::abs(hi))) {
+        psi(vn, T, T1);
+        return vn;
+      }
+      v = vn;
+    }
+    return std::nan("");
   }
 
   // The edge reached from a certified real root p at x_out (outside the support) toward x_in (inside): the first
@@ -760,8 +1001,8 @@ class ChainSolver {
   double edge_from(const Point& p, double x_in, double* t_reach = nullptr) const {
     if (t_reach) *t_reach = std::nan("");
     const double x_out = p.par.real();
-    const double t0 = p.x[Chain::iz(1)].real();
-    if (!(std::abs(p.x[Chain::iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
+    const double t0 = p.x[c_.iz(1)].real();
+    if (!(std::abs(p.x[c_.iz(1)].imag()) <= 1e-9 * std::abs(t0))) return std::nan("");
     double d0;
     const double z0 = shoot(t0, d0);
     if (!(std::abs(z0 - x_out) <= 1e-8 * std::abs(x_out)) || d0 == 0 || !std::isfinite(d0)) return std::nan("");
@@ -807,7 +1048,7 @@ class ChainSolver {
 
   // G(z) = (1 + m_L)/(z - qhat_{L-1}) = 1/(w_L (z - qhat_{L-1})), and a bound of its error from the enclosure of y_L.
   cplx cauchy(const Point& p, double* err = nullptr) const {
-    const int i = Chain::iy(c_.L);
+    const int i = c_.iy(c_.L);
     const cplx y = p.x[i], den = p.par - c_.qh[c_.L - 1];
     const double e = p.enc.empty() ? 0.0 : p.enc[i];
     if (c_.orth) {
@@ -862,6 +1103,48 @@ class ChainSolver {
   mutable std::atomic<long> steps_{0};
 };
 
+
+// A K-point Gauss rule (nodes in [c - r, c + r], positive weights) with the moments mu_0..mu_{2K-1} about c of a positive
+// measure on [c - r, c + r]: the roots of the monic orthogonal polynomial of degree K (from the Hankel system in units
+// of r), weights from the Vandermonde system. Fewer nodes when the computed rule is not a valid one (K = 1: the mean).
+void lumped_rule(const std::vector<double>& mu, double c, double r, std::vector<double>& nodes, std::vector<double>& weights) {
+  const int kmax = static_cast<int>(mu.size()) / 2;
+  std::vector<double> m(mu.size());
+  for (std::size_t k = 0; k < mu.size(); ++k) m[k] = mu[k] / std::pow(r, static_cast<double>(k));
+  for (int K = kmax; K >= 2; --K) {
+    Eigen::MatrixXd Hk(K, K);
+    Eigen::VectorXd rhs(K);
+    for (int i = 0; i < K; ++i) {
+      for (int j = 0; j < K; ++j) Hk(i, j) = m[i + j];
+      rhs[i] = -m[i + K];
+    }
+    const Eigen::VectorXd a = Hk.colPivHouseholderQr().solve(rhs);  // t^K + a_{K-1} t^{K-1} + ... + a_0
+    Eigen::MatrixXd C = Eigen::MatrixXd::Zero(K, K);
+    for (int i = 1; i < K; ++i) C(i, i - 1) = 1;
+    for (int i = 0; i < K; ++i) C(i, K - 1) = -a[i];
+    const Eigen::VectorXcd ev = C.eigenvalues();
+    std::vector<double> t;
+    bool ok = ev.allFinite();
+    for (int i = 0; i < K && ok; ++i) {
+      ok = std::abs(ev[i].imag()) <= 1e-9 && std::abs(ev[i].real()) <= 1 + 1e-9;
+      t.push_back(ev[i].real());
+    }
+    if (!ok) continue;
+    Eigen::MatrixXd V(K, K);
+    Eigen::VectorXd b(K);
+    for (int i = 0; i < K; ++i) {
+      for (int j = 0; j < K; ++j) V(i, j) = std::pow(t[j], i);
+      b[i] = m[i];
+    }
+    const Eigen::VectorXd w = V.colPivHouseholderQr().solve(b);
+    if (!w.allFinite() || (w.array() <= 0).any()) continue;
+    nodes.clear(), weights.clear();
+    for (int j = 0; j < K; ++j) nodes.push_back(c + r * t[j]), weights.push_back(w[j]);
+    return;
+  }
+  nodes = {c + mu[1] / mu[0]}, weights = {mu[0]};
+}
+
 // ------------------------------------------------------------------------------------------ the model
 class FisherModel final : public SpectrumModel {
  public:
@@ -869,25 +1152,30 @@ class FisherModel final : public SpectrumModel {
   std::optional<std::vector<Rational>> qhat_exact;
   std::vector<Real> layer_q;               // q_1..q_L (for the laws of D_l^2)
   bool atomic_d2 = false;                  // every law of D_l^2 is (1 - p) delta_0 + p delta_1
-  std::unique_ptr<ChainSolver> solver;
+  mutable std::shared_ptr<const ChainSolver> solver;  // the chain (at the chosen level of the contour rule)
+  // A smooth phi' (tanh, erf, sigmoid): the chain holds each law of D^2 as its contour rule (smooth_law.hpp).
+  bool smooth_d2 = false;
+  std::string density_refusal;             // why a smooth phi' has no density ("" when it has one)
+  std::vector<Contour> contour_of;         // index l = 2..L
+  Chain base;                              // the chain without its laws
+  mutable int level = 2;                   // the level of the contour rule (step kContourH0 2^-level)
+  mutable double peak_density = 0;         // the scale of the density (choose_level)
+  // A smooth law: the chain runs in y = x - qhat_{L-1} (its last shift set to 0), so that the lower edge of Gaussian
+  // weights, y = 0, can be approached to 1e-13 of the width (in x, double resolves only 1e-16 of qhat); components,
+  // probes and panels are in y, and densities / support / the table convert at their boundary.
+  double x_shift = 0;
+  mutable std::mutex level_mu;
+  mutable std::map<int, std::shared_ptr<const ChainSolver>> level_solvers;
+  // Orthogonal weights at L = 2 with a smooth phi': nu_2 = law(qhat_1 + sigma^2 qhat_0 d(Z)) exactly, a push-forward
+  // (its top edge, the image of Z = 0, is an inverse square root: the branch point of T, computed directly).
+  bool pushforward = false;
+  double pf_shift = 0, pf_scale = 1, pf_a = 1;
   mutable std::vector<std::pair<double, double>> components;  // of the continuous part (found on first use)
   mutable std::once_flag components_once;
   mutable std::optional<ChainSolver::Point> anchor;  // a certified root on the real axis above the support
+  mutable int anchor_e = 0;                          // anchor = 2^anchor_e
   std::vector<double> moments_double;  // m_1..m_16 (for the upper edge)
   bool all_atomic = false;
-  // A smooth phi' (tanh, erf, sigmoid): served only for orthogonal weights at L = 2, where nu_2 =
-  // law(qhat_1 + sigma^2 qhat_0 d(Z)), d(z) = phi'(pf_a z)^2, is a push-forward of N(0, 1) (its top edge, the image of
-  // Z = 0, an inverse square root). Its components and panels are in y = x - x_shift (x_shift = qhat_1), so that the
-  // lower edge y = 0 is resolved to 2^-44 of a panel; densities / support / the table convert at their boundary.
-  bool smooth_d2 = false;
-  std::string density_refusal;  // why a smooth phi' has no density ("" when it has one)
-  bool pushforward = false;
-  double x_shift = 0, pf_scale = 1, pf_a = 1;
-
-  double pf_density(double y) const {
-    const auto& act = activation_info(net.activation);
-    return pushforward_density(act.dphi, act.d2phi, pf_a, y / pf_scale) / pf_scale;
-  }
 
   // A certified root on the real axis and its density.
   struct Probe {
@@ -895,6 +1183,74 @@ class FisherModel final : public SpectrumModel {
     ChainSolver::Point p;
     double d;
   };
+
+  // The chain with the contour rules of level lev (equal contours share one law).
+  std::shared_ptr<const ChainSolver> solver_at(int lev) const {
+    std::lock_guard<std::mutex> lock(level_mu);
+    auto it = level_solvers.find(lev);
+    if (it != level_solvers.end()) return it->second;
+    Chain c = base;
+    c.law.assign(c.L + 1, nullptr);
+    const Expr& dphi = activation_info(net.activation).dphi;
+    for (int l = 2; l <= c.L; ++l) {
+      for (int k = 2; k < l && !c.law[l]; ++k)
+        if (contour_of[k].a == contour_of[l].a && contour_of[k].c == contour_of[l].c &&
+            contour_of[k].tau == contour_of[l].tau)
+          c.law[l] = c.law[k];
+      if (!c.law[l]) c.law[l] = std::make_shared<const DiscreteLaw>(smooth_law(dphi, contour_of[l], lev, true));
+    }
+    auto sol = std::make_shared<const ChainSolver>(std::move(c));
+    level_solvers[lev] = sol;
+    return sol;
+  }
+
+  double pf_density(double x) const {
+    const auto& act = activation_info(net.activation);
+    return pushforward_density(act.dphi, act.d2phi, pf_a, x / pf_scale) / pf_scale;  // x here is y = x - pf_shift
+  }
+
+  // The level of the contour rule: the first at which 32 points across each component and 6 toward each of its
+  // edges (to 2^-24 of its width) agree with the next level to 0.1 density_tolerance of the peak. A change of level
+  // finds the components again with the finer rule.
+  void choose_level() const {
+    for (;;) {
+      std::vector<double> xs;
+      for (const auto& [a, b] : components) {
+        for (int i = 0; i < 32; ++i) xs.push_back(a + (b - a) * (i + 0.5) / 32);
+        for (int k = 1; k <= 6; ++k) {
+          xs.push_back(a + (b - a) * std::ldexp(1.0, -4 * k));
+          xs.push_back(b - (b - a) * std::ldexp(1.0, -4 * k));
+        }
+      }
+      std::sort(xs.begin(), xs.end());
+      // the two levels side by side (independent continuations, each from its own root)
+      const auto s0 = solver_at(level), s1 = solver_at(level + 1);
+      auto next = std::async(std::launch::async, [&] { return raw_densities(xs, nullptr, nullptr, nullptr, s1.get()); });
+      const auto d0 = raw_densities(xs, nullptr, nullptr, nullptr, s0.get());
+      const auto d1 = next.get();
+      // the scale: the mean density over the support (the peak can be an integrable singularity: with Gaussian
+      // weights the density is ~ (x - qhat_{L-1})^(-1/2) at the lower edge); above it, the difference relative to the
+      // value (there the roots are ill-conditioned and two rules agree only to ~1e-11 of the value)
+      double width = 0, peak = 0, worst = 0, worst_x = 0;
+      for (const auto& [a, b] : components) width += b - a;
+      for (double d : d0) peak = std::max(peak, d);
+      peak_density = std::min(peak, 1 / width);
+      for (std::size_t i = 0; i < xs.size(); ++i) {
+        const double diff = std::abs(d0[i] - d1[i]) / std::max(1.0, d0[i] / peak_density);
+        if (!(diff <= worst)) worst = diff, worst_x = xs[i];
+      }
+      if (worst <= 0.1 * options.density_tolerance * peak_density) return;
+      if (level >= 4)
+        throw convergence_error("fisher_spectrum(" + net.activation + "): the contour rule of phi'^2 did not converge "
+                                "(the density at x = " + std::to_string(worst_x) + " changes by " +
+                                std::to_string(worst) + ", the scale " + std::to_string(peak_density) + " at step " +
+                                std::to_string(std::ldexp(kContourH0, -level)) + ")",
+                                0);
+      ++level;
+      solver = solver_at(level);
+      find_components();
+    }
+  }
 
   // Components of the continuous part. A scan of 96 points from an anchor above the support down to just above
   // qhat_{L-1} (Theta >= qhat_{L-1} I), moving along the real axis where the continuation can be certified there: a
@@ -925,6 +1281,7 @@ class FisherModel final : public SpectrumModel {
     }
     hi = start->par.real();
     anchor = *start;
+    anchor_e = e - 1;
     const double span = hi - lo;
     constexpr int M = 96, kAlong = 24;
     auto nudge = [&](double x) {
@@ -932,18 +1289,21 @@ class FisherModel final : public SpectrumModel {
       return x;
     };
     // The probe at x from the probe `from`: along the axis when it can be certified (`certified`), else up and over.
-    auto probe = [&](const Probe& from, double x, bool& certified) {
+    auto probe = [&](const Probe& from, double x, bool& certified, int max_steps) {
       ChainSolver::Point q = from.p;
-      certified = solver->along(q, x, kAlong);
+      certified = solver->along(q, x, max_steps);
       if (!certified) q = solver->slide(from.p, x, nullptr, false);
       return Probe{x, q, solver->density(q)};
     };
     std::vector<Probe> pr{Probe{hi, *anchor, 0.0}};  // descending during the scan
     std::vector<char> cert;                          // cert[k]: the segment between pr[k] and pr[k + 1]
     for (int i = M - 1; i >= -1; --i) {
-      const double x = i >= 0 ? nudge(lo + span * (i + 0.5) / M) : nudge(lo + 1e-6 * span / M);
+      const double x = i >= 0 ? nudge(lo + span * (i + 0.5) / M) : nudge(lo + (c.smooth() ? 1e-3 : 1e-6) * span / M);
       bool ok = false;
-      pr.push_back(probe(pr.back(), x, ok));
+      // the last probe, 1e-6 of a cell above qhat_{L-1}: with Gaussian weights and a smooth phi' the support reaches
+      // down to qhat_{L-1}, where the density has an inverse-square-root singularity (the edge of MP(1) at 0): the
+      // steps along the axis shrink geometrically toward it, so that segment gets more of them
+      pr.push_back(probe(pr.back(), x, ok, i >= 0 ? kAlong : 16 * kAlong));
       cert.push_back(ok);
     }
     std::reverse(pr.begin(), pr.end());
@@ -969,7 +1329,7 @@ class FisherModel final : public SpectrumModel {
         // B.x being B's); else the edge it meets
         double tr;
         const double ed = solver->edge_from(A.p, B.x, &tr);
-        const double tb = B.p.x[Chain::iz(1)].real();
+        const double tb = B.p.x[solver->chain().iz(1)].real();
         if (!std::isfinite(ed) && std::abs(tr - tb) <= 1e-8 * (1 + std::abs(tb))) {
           cells.push_back({A.x, B.x, gap});
           return;
@@ -984,7 +1344,7 @@ class FisherModel final : public SpectrumModel {
           // past the edge, a probe at 1e-4 of the way to O (the sliver between is taken as support)
           const double xc = ed + (O.x - ed) * 1e-4;
           bool okc = false;
-          const Probe C = probe(O, xc, okc);
+          const Probe C = probe(O, xc, okc, kAlong);
           cells.push_back({std::min(ed, xc), std::max(ed, xc), support});
           if (inA) refine(O, C, okc, depth + 1);
           else refine(C, O, okc, depth + 1);
@@ -996,7 +1356,7 @@ class FisherModel final : public SpectrumModel {
         return;
       }
       bool ok1 = false;
-      const Probe C = probe(A, nudge(0.5 * (A.x + B.x)), ok1);
+      const Probe C = probe(A, nudge(0.5 * (A.x + B.x)), ok1, kAlong);
       ChainSolver::Point q = C.p;
       const bool ok2 = solver->along(q, B.x, kAlong);
       refine(A, C, ok1, depth + 1);
@@ -1034,9 +1394,14 @@ class FisherModel final : public SpectrumModel {
   void ensure_components() const {
     if (all_atomic) return;
     std::call_once(components_once, [this] {
-      if (!pushforward) return find_components();
-      const Expr& dphi = activation_info(net.activation).dphi;
-      components = {{pf_scale * d_real(dphi, pf_a, 64.0), pf_scale * d_real(dphi, pf_a, 0.0)}};
+      if (pushforward) {
+        const double d0 = d_real(activation_info(net.activation).dphi, pf_a, 0.0);
+        const double dinf = d_real(activation_info(net.activation).dphi, pf_a, 64.0);
+        components = {{pf_scale * dinf, pf_scale * d0}};  // in y = x - x_shift (x_shift = pf_shift)
+        return;
+      }
+      find_components();
+      if (smooth_d2) choose_level();
     });
   }
 
@@ -1114,28 +1479,29 @@ class FisherModel final : public SpectrumModel {
   // `from`: a certified root to start from instead of the anchor; `roots`: receives the root at each point.
   std::vector<double> raw_densities(const std::vector<double>& xs, std::vector<double>* err = nullptr,
                                     const ChainSolver::Point* from = nullptr,
-                                    std::vector<ChainSolver::Point>* roots = nullptr) const {
+                                    std::vector<ChainSolver::Point>* roots = nullptr,
+                                    const ChainSolver* sol = nullptr) const {
     std::vector<double> out(xs.size(), 0.0);
     if (err) err->assign(xs.size(), 0.0);
     if (pushforward) {
-      const double b = components.empty() ? 0.0 : components.back().second;
       for (std::size_t i = 0; i < xs.size(); ++i) {
         out[i] = pf_density(xs[i]);
         // rounding, amplified near the top edge (z0 solves d(z0) = y with d ~ d(0) - kappa z^2 there)
+        const double b = components.empty() ? 0.0 : components.back().second;
         if (err) (*err)[i] = out[i] * 1e-15 * (1 + std::abs(b) / std::max(b - xs[i], 1e-300));
       }
       if (roots) roots->assign(xs.size(), ChainSolver::Point{});
       return out;
     }
-    if (xs.empty() || all_atomic || !solver) return out;
-    ensure_components();
-    ChainSolver::Point p = from ? *from : *anchor;
+    if (xs.empty() || all_atomic || !solver) return out;  // (the callers have found the components)
+    const ChainSolver& S = sol ? *sol : *solver;
+    ChainSolver::Point p = from ? *from : (sol && sol != solver.get() ? sol->start_at(anchor_e) : *anchor);
     std::size_t prev = xs.size();  // the index of the density point p sits at
     std::vector<double> enc;
     auto error_at = [&](ChainSolver::Point q, const std::vector<double>& e) {
       q.enc = e;
       double er = 0;
-      solver->density(q, &er);
+      S.density(q, &er);
       return er;
     };
     for (std::size_t i = 0; i < xs.size(); ++i) {
@@ -1145,13 +1511,13 @@ class FisherModel final : public SpectrumModel {
         continue;
       }
       const ChainSolver::Point at = p;
-      p = solver->slide(p, xs[i], err ? &enc : nullptr);
+      p = S.slide(p, xs[i], err ? &enc : nullptr);
       if (err && prev < xs.size()) (*err)[prev] = error_at(at, enc);
-      out[i] = solver->density(p);
+      out[i] = S.density(p);
       if (roots) roots->push_back(p);
       prev = i;
     }
-    if (err && prev < xs.size()) (*err)[prev] = error_at(p, solver->certify(p));
+    if (err && prev < xs.size()) (*err)[prev] = error_at(p, S.certify(p));
     return out;
   }
 
@@ -1171,6 +1537,22 @@ class FisherModel final : public SpectrumModel {
     }
     std::vector<double> err;
     const auto d = raw_densities(sorted, &err);
+    if (smooth_d2 && !pushforward && !sorted.empty()) {
+      // the a posteriori check of the contour rule: the rule of half the step, from its own anchor
+      const auto d1 = raw_densities(sorted, nullptr, nullptr, nullptr, solver_at(level + 1).get());
+      double worst = 0, worst_x = 0;
+      for (std::size_t k = 0; k < d.size(); ++k) {
+        const double diff = std::abs(d[k] - d1[k]), rel = diff / std::max(1.0, d[k] / peak_density);
+        err[k] += diff;
+        if (!(rel <= worst)) worst = rel, worst_x = sorted[k];
+      }
+      if (!(worst <= options.density_tolerance * peak_density))
+        throw convergence_error("fisher_spectrum(" + net.activation + "): the density at x = " +
+                                    std::to_string(worst_x + x_shift) + " changes by " + std::to_string(worst) +
+                                    " when the step of the contour rule of phi'^2 is halved (tolerance " +
+                                    std::to_string(options.density_tolerance) + " of the scale)",
+                                0);
+    }
     std::vector<DensityValue> out(xs.size());
     for (std::size_t i = 0; i < xs.size(); ++i) out[i].x = xs[i];
     for (std::size_t k = 0; k < idx.size(); ++k) {
@@ -1210,12 +1592,46 @@ class FisherModel final : public SpectrumModel {
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    for (const auto& [a0, b0] : components) {
+    // A smooth law of D^2 (the general chain): the measure within r = 2^-20 of the width of each edge of each component
+    // is taken from a contour integral of G around the edge (arc_moments), lumped into a 3-point Gauss rule with its
+    // first six moments; the panels run between. (Graded panels and a fitted tail fail at the lower edge of Gaussian
+    // weights, y = 0, where the density ~ y^(-1/2) expands in a divergent series in y^(1/2): the fits stayed ~1e-3 off.)
+    const bool arcs = solver && solver->chain().smooth() && !pushforward;
+    struct Lump {
+      double lo, hi, mass;
+      std::vector<double> x, w;
+    };
+    std::vector<Lump> lumps;
+    double arc_r = 0;
+    if (arcs) {
+      double width = components.back().second - components.front().first, gap = width;
+      for (std::size_t k = 0; k < components.size(); ++k) {
+        width = std::min(width, components[k].second - components[k].first);
+        if (k > 0 && components[k].first > components[k - 1].second)
+          gap = std::min(gap, components[k].first - components[k - 1].second);
+      }
+      arc_r = std::min(std::ldexp(width, -20), 0.25 * gap);
+    }
+    auto arc_at = [&](double c, double lo, double hi) {
+      const double H = 0.5 * (components.back().second - components.front().first);
+      const auto mu = arc_moments(c, arc_r, 6, H);
+      Lump L{lo, hi, mu[0], {}, {}};
+      lumped_rule(mu, c, arc_r, L.x, L.w);
+      lumps.push_back(L);
+    };
+    for (std::size_t ci = 0; ci < components.size(); ++ci) {
+      const auto [a0, b0] = components[ci];
+      if (arcs) {
+        const bool joined_below = ci > 0 && components[ci - 1].second == a0;
+        const bool joined_above = ci + 1 < components.size() && components[ci + 1].first == b0;
+        if (!joined_below) arc_at(a0, a0, a0 + arc_r);
+        arc_at(b0, b0 - arc_r, joined_above ? b0 + arc_r : b0);
+      }
       // An atom closer to an edge than 1e-7 of it (a near-critical atom: its mass a difference p_{l+1} - p_l of
       // nearly equal probabilities) makes the density turn over at a scale below what double can certify near the
       // edge, so the sliver next to it cannot come from panels and a power-law tail: its mass and mean are those of
       // nu_L in a disk around the atom (contour integrals of G and z G through points 1e-5 |edge| away) less the atom's.
-      double a = a0, b = b0, sa = 0, sb = 0, la = a0, lb = b0;
+      double a = arcs ? a0 + arc_r : a0, b = arcs ? b0 - arc_r : b0, sa = 0, sb = 0, la = a0, lb = b0;
       for (const auto& at : atoms) {
         const double tau = 1e-7 * std::abs(a0), r = std::max(1e-5 * std::abs(a0), 100 * std::abs(at.location - a0));
         if (std::abs(at.location - a0) < tau && at.location + r < b0) {
@@ -1234,15 +1650,19 @@ class FisherModel final : public SpectrumModel {
       // Halvings toward each edge: 34, or fewer so that the last panel stays 1e-9 |edge| away (closer, the root's
       // condition ~ (distance / |edge|)^{-1/2} leaves nothing certifiable in double; the geometric tail covers the rest).
       auto halvings = [&](double edge) {
-        if (x_shift != 0 && edge == 0) return 44;  // y = 0, the lower edge of the push-forward
-        return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8, 34);
+        if (arcs) return static_cast<int>(std::ceil(std::log2(H / arc_r))) + 1;  // down to r/2 next to the arc
+        if (x_shift != 0 && edge == 0) return 44;  // y = 0: the lower edge of the push-forward
+        return std::clamp(static_cast<int>(std::floor(std::log2(H / (1e-9 * std::abs(edge))))), 8,
+                          34);
       };
       const int Ka = halvings(a), K = halvings(b);
       std::vector<double> lo, hi;
+      if (arcs) lo.push_back(a), hi.push_back(a + H * std::ldexp(1.0, -Ka));  // the panels reach the arc
       for (int k = Ka - 1; k >= 0; --k) lo.push_back(a + H * std::ldexp(1.0, -(k + 1))), hi.push_back(a + H * std::ldexp(1.0, -k));
       const int nu = 96;
       for (int i = 0; i < nu; ++i) lo.push_back(a + H + (b - a - 2 * H) * i / nu), hi.push_back(a + H + (b - a - 2 * H) * (i + 1) / nu);
       for (int k = 0; k < K; ++k) lo.push_back(b - H * std::ldexp(1.0, -k)), hi.push_back(b - H * std::ldexp(1.0, -(k + 1)));
+      if (arcs) lo.push_back(b - H * std::ldexp(1.0, -K)), hi.push_back(b);
       struct Panel {
         double lo, hi, integral = 0;
         std::array<double, 8> x{}, rho{};
@@ -1293,11 +1713,11 @@ class FisherModel final : public SpectrumModel {
         return r > 1.01 ? A * (1 / (r - 1) + s / (2 * r - 1)) : 0.0;
       };
       const std::size_t P = panels.size();
-      double ta = tail(panels[0].integral, panels[1].integral, panels[2].integral),
-             tb = tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
+      double ta = arcs ? 0.0 : tail(panels[0].integral, panels[1].integral, panels[2].integral),
+             tb = arcs ? 0.0 : tail(panels[P - 1].integral, panels[P - 2].integral, panels[P - 3].integral);
       if (pushforward) {
         // exact: y = pf_scale d(Z) with d even and decreasing in |z|, so P(y < c) = P(|Z| > z0(c)) (the lower edge of
-        // erf goes like y^(1/(4q) - 1) / sqrt(log(1/y)), whose log factor defeats a geometric tail: 2e-7 of mass)
+        // erf is y^(1/(4q) - 1) / sqrt(log(1/y)), whose log factor defeats a geometric tail: 2e-7 of mass)
         const auto& act = activation_info(net.activation);
         const double za = pushforward_root(act.dphi, act.d2phi, pf_a, panels[0].lo / pf_scale);
         const double zb = pushforward_root(act.dphi, act.d2phi, pf_a, panels[P - 1].hi / pf_scale);
@@ -1333,7 +1753,8 @@ class FisherModel final : public SpectrumModel {
         return err <= tol;
       };
       std::vector<Panel> done, todo;
-      for (std::size_t i = 0; i < P; ++i) (i == 0 || i + 1 == P || converged(panels[i]) ? done : todo).push_back(panels[i]);
+      for (std::size_t i = 0; i < P; ++i)
+        (((i == 0 || i + 1 == P) && !arcs) || converged(panels[i]) ? done : todo).push_back(panels[i]);
       for (int round = 0; round < 30 && !todo.empty(); ++round) {
         std::vector<Panel> halves;
         for (const auto& pn : todo) {
@@ -1351,7 +1772,7 @@ class FisherModel final : public SpectrumModel {
       std::sort(done.begin(), done.end(), [](const Panel& u, const Panel& v) { return u.lo < v.lo; });
       done.front().integral += ta;
       done.back().integral += tb;
-      const double sh = x_shift;  // panels are in y = x - sh (0 but for the push-forward)
+      const double sh = x_shift;  // panels are in y = x - sh (0 but for smooth laws)
       for (const auto& pn : done) {
         for (int j = 0; j < 8; ++j) {
           const double w = 0.5 * (pn.hi - pn.lo) * gw[j], x = pn.x[j] + sh;
@@ -1360,8 +1781,10 @@ class FisherModel final : public SpectrumModel {
         tab.panel_lo.push_back(std::log(pn.lo + sh)), tab.panel_hi.push_back(std::log(pn.hi + sh));
         tab.panel_integral.push_back(pn.integral);
       }
-      tab.t.push_back(std::log(a + sh)), tab.w.push_back(ta / (a + sh)), tab.f.push_back(a + sh);
-      tab.t.push_back(std::log(b + sh)), tab.w.push_back(tb / (b + sh)), tab.f.push_back(b + sh);
+      if (!arcs) {
+        tab.t.push_back(std::log(a + sh)), tab.w.push_back(ta / (a + sh)), tab.f.push_back(a + sh);
+        tab.t.push_back(std::log(b + sh)), tab.w.push_back(tb / (b + sh)), tab.f.push_back(b + sh);
+      }
       if (sa != 0) {
         tab.t.push_back(std::log(la)), tab.w.push_back(sa / la), tab.f.push_back(la);
         tab.panel_lo.push_back(std::log(a0)), tab.panel_hi.push_back(std::log(a)), tab.panel_integral.push_back(sa);
@@ -1371,6 +1794,58 @@ class FisherModel final : public SpectrumModel {
         tab.panel_lo.push_back(std::log(b)), tab.panel_hi.push_back(std::log(b0)), tab.panel_integral.push_back(sb);
       }
     }
+    const double sh = x_shift;
+    for (const auto& L : lumps) {
+      for (std::size_t j = 0; j < L.x.size(); ++j) {
+        const double x = L.x[j] + sh;
+        tab.t.push_back(std::log(x)), tab.w.push_back(L.w[j] / x), tab.f.push_back(x);
+      }
+      tab.panel_lo.push_back(std::log(L.lo + sh)), tab.panel_hi.push_back(std::log(L.hi + sh));
+      tab.panel_integral.push_back(L.mass);
+    }
+  }
+
+  // Moments about c of nu_L restricted to the disk |x - c| <= r, mu_k = int (x - c)^k dnu, k = 0..nk-1, atoms
+  // included: by G(conj z) = conj G(z), mu_k = (1/pi) Im int_0^pi G(c + r e^{i th}) (r e^{i th})^(k + 1) i dth, the
+  // integral over the upper half circle (G is analytic on it; at th = 0 and pi it meets the real axis at c +- r, where
+  // it continues analytically from above when that point lies inside the support). Gauss-Legendre in the angle
+  // converges geometrically when nothing else singular lies near the circle: 4 and 8 panels of 8 nodes must agree to
+  // 1e-13 of the continuous mass (each mu_k in units of r^k). The nodes are reached by certified steps: from the
+  // anchor up to height H, across, down to the circle, and along it.
+  std::vector<double> arc_moments(double c, double r, int nk, double H) const {
+    constexpr double gx[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
+                              0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
+    constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
+                              0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
+    const double A = anchor->par.real();
+    ChainSolver::Point top = solver->move(solver->move(*anchor, cplx(A, H)), cplx(c + r, H));
+    auto integral = [&](int panels) {
+      std::vector<cplx> I(nk);
+      ChainSolver::Point p = top;
+      for (int k = 0; k < panels; ++k)
+        for (int j = 0; j < 8; ++j) {
+          const double h = M_PI / panels, th = h * (k + 0.5) + 0.5 * h * gx[j];
+          const cplx e = std::polar(1.0, th);
+          p = solver->move(p, c + r * e);
+          cplx t = 0.5 * h * gw[j] * solver->cauchy(p) * cplx(0, 1) * e;  // (x - c)^k in units of r^k
+          for (int q = 0; q < nk; ++q) I[q] += t, t *= e;
+        }
+      std::vector<double> mu(nk);
+      for (int q = 0; q < nk; ++q) mu[q] = r * I[q].imag() / M_PI;
+      return mu;
+    };
+    const auto m4 = integral(4), m8 = integral(8);
+    const double cm = 1 - std::accumulate(atoms.begin(), atoms.end(), 0.0, [](double s, const Atom& x) { return s + x.mass; });
+    for (int q = 0; q < nk; ++q)
+      if (!(std::abs(m8[q] - m4[q]) <= 1e-13 * cm))
+        throw convergence_error("fisher_spectrum: the contour integral of G around x = " +
+                                    std::to_string(c + x_shift) + " (radius " + std::to_string(r) +
+                                    ") did not converge: moment " + std::to_string(q) + " is " + std::to_string(m4[q]) +
+                                    " or " + std::to_string(m8[q]),
+                                0);
+    std::vector<double> mu(nk);
+    for (int q = 0; q < nk; ++q) mu[q] = m8[q] * std::pow(r, q);
+    return mu;
   }
 
   // The continuous mass within r of the atom `at`, and its mean (in `mean`): (1/2 pi i) times the integrals of G and
@@ -1546,26 +2021,31 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
     total += a.mass;
   }
   model->all_atomic = total > 1 - 1e-14;
-  // A smooth phi' (no atom, so L >= 2 is not all atomic): the density only for orthogonal weights at L = 2.
-  if (!act.piecewise_constant_derivative && !model->all_atomic) {
+  // A smooth phi': the contour rule of each law of D^2 (a smooth law has no atom, so L >= 2 is not all atomic).
+  const bool smooth = !act.piecewise_constant_derivative && !model->all_atomic;
+  if (smooth) {
     model->smooth_d2 = true;
-    Contour k;
-    model->density_refusal = make_contour(net.activation, act.dphi, static_cast<double>(model->q[0]), k);
-    if (!(orth && net.depth == 2)) {
-      model->density_refusal = "the density of a smooth phi' is computed for orthogonal weights at depth 2 (an exact "
-                               "push-forward of N(0, 1)); the subordination chain for other depths and for Gaussian "
-                               "weights is not yet certified fast enough to serve";
-    } else if (model->density_refusal.empty()) {
+    model->contour_of.resize(net.depth + 1);
+    for (int l = 2; l <= net.depth && model->density_refusal.empty(); ++l)
+      model->density_refusal =
+          make_contour(net.activation, act.dphi, static_cast<double>(model->q[l - 2]), model->contour_of[l]);
+    if (model->density_refusal.empty() && orth && net.depth == 2) {
+      const Expr& dphi = act.dphi;
       model->pushforward = true;
-      model->pf_a = k.a;
-      model->x_shift = static_cast<double>(model->qhat[1]);
+      model->pf_a = model->contour_of[2].a;
+      model->pf_shift = model->x_shift = static_cast<double>(model->qhat[1]);
       model->pf_scale = s2 * static_cast<double>(model->qhat[0]);
-      if (!(d_real(act.dphi, k.a, 64.0) <= 1e-14 * d_real(act.dphi, k.a, 0.0)))
+      if (!(d_real(dphi, model->pf_a, 64.0) <= 1e-14 * d_real(dphi, model->pf_a, 0.0)))
         model->density_refusal = "phi'(h)^2 does not tend to 0 as |h| grows (the push-forward at L = 2 is written "
                                  "for that)";
     }
+    if (model->density_refusal.empty() && orth && net.depth >= 3)
+      model->density_refusal = "with orthogonal weights at depth >= 3 the subordination of a smooth law of D^2 meets "
+                               "the bottom of its support (d -> 0) at the lower edge and its inverse-square-root top at "
+                               "the upper edge, where no certified step of the chain gets through (served: Gaussian "
+                               "weights at every depth, orthogonal weights at depth 2)";
   }
-  if (model->atomic_d2 && !model->all_atomic) {
+  if ((model->atomic_d2 || (smooth && model->density_refusal.empty() && !model->pushforward)) && !model->all_atomic) {
     Chain c;
     c.L = net.depth;
     c.sigma2 = s2;
@@ -1575,11 +2055,19 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
     c.d1.assign(net.depth + 1, 1.0);
     // R: the support of nu_L lies in [0, R], by ||Theta_l|| <= qhat_{l-1} + ||W||^2 ||Theta_{l-1}||, ||W||^2 <= 4 sigma^2
     // (sigma^2 orthogonal), ||D|| <= 1. Only a cap for the anchor (the continuation needs no a priori bound).
-    const double wn = s2 * (orth ? 1.0 : 4.0);
+    // ||D||^2 <= sup phi'^2 = d(0) for a smooth phi' (even and decreasing in |h|, as make_contour checked).
+    const double wn = s2 * (orth ? 1.0 : 4.0) * (smooth ? d_real(act.dphi, 1.0, 0.0) : 1.0);
     double R = c.qh[0];
     for (int l = 2; l <= net.depth; ++l) R = std::min(c.qh[l - 1] + wn * R, 1e300);
     c.R = R * (1 + 1e-12);
-    model->solver = std::make_unique<ChainSolver>(std::move(c));
+    if (smooth) {
+      model->x_shift = c.qh.back();
+      c.qh.back() = 0;
+      model->base = c;
+      model->solver = model->solver_at(model->level);
+    } else {
+      model->solver = std::make_shared<const ChainSolver>(std::move(c));
+    }
     const auto m = model->moments(16);
     for (const auto& x : m) model->moments_double.push_back(static_cast<double>(x));
   }
