@@ -361,9 +361,14 @@ TEST_CASE("fisher: bad input and what is not available gets a clear error") {
   CHECK_THROWS_WITH_AS(fisher_spectrum({.activation = "relu", .weight_variance = 2, .depth = 2,
                                         .input_variance = Param(-1.0)}),
                        doctest::Contains("input_variance"), invalid_argument);
-  const Spectrum t = fisher_spectrum({.activation = "tanh", .weight_variance = 1.5, .bias_variance = 0.05, .depth = 3});
+  const Spectrum t = fisher_spectrum({.activation = "tanh", .weight_variance = 1.5, .bias_variance = 0.05, .depth = 3,
+                                      .weights = Weights::orthogonal});
   CHECK(t.moments(3).size() == 3);
   CHECK_THROWS_WITH_AS(t.support(), doctest::Contains("moments are exact"), convergence_error);
+  // phi'^2 of gelu is not even and decreasing (no contour rule): moments only, the density refused
+  const Spectrum g = fisher_spectrum({.activation = "gelu", .weight_variance = 1.5, .bias_variance = 0.05, .depth = 2});
+  CHECK(g.moments(3)[0] > 0);
+  CHECK_THROWS_WITH_AS(g.density(1.0), doctest::Contains("moments are exact"), convergence_error);
 }
 
 TEST_CASE("fisher: smooth activations, orthogonal L = 2 — the push-forward density against the exact moments") {
