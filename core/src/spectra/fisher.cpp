@@ -1613,8 +1613,7 @@ class FisherModel final : public SpectrumModel {
       arc_r = std::min(std::ldexp(width, -20), 0.25 * gap);
     }
     auto arc_at = [&](double c, double lo, double hi) {
-      const double H = 0.5 * (components.back().second - components.front().first);
-      const auto mu = arc_moments(c, arc_r, 6, H);
+      const auto mu = arc_moments(c, arc_r, 6);
       Lump L{lo, hi, mu[0], {}, {}};
       lumped_rule(mu, c, arc_r, L.x, L.w);
       lumps.push_back(L);
@@ -1810,18 +1809,17 @@ class FisherModel final : public SpectrumModel {
   // integral over the upper half circle (G is analytic on it; at th = 0 and pi it meets the real axis at c +- r, where
   // it continues analytically from above when that point lies inside the support). Gauss-Legendre in the angle
   // converges geometrically when nothing else singular lies near the circle: 4 and 8 panels of 8 nodes must agree to
-  // 1e-13 of the continuous mass (each mu_k in units of r^k). The nodes are reached by certified steps: from the
-  // anchor up to height H, across, down to the circle, and along it.
-  std::vector<double> arc_moments(double c, double r, int nk, double H) const {
+  // 1e-13 of the continuous mass (each mu_k in units of r^k). The nodes are reached by certified steps along the arc
+  // from c + r.
+  std::vector<double> arc_moments(double c, double r, int nk) const {
     constexpr double gx[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    const double A = anchor->par.real();
-    ChainSolver::Point top = solver->move(solver->move(*anchor, cplx(A, H)), cplx(c + r, H));
+    const ChainSolver::Point start = solver->slide(*anchor, c + r);
     auto integral = [&](int panels) {
       std::vector<cplx> I(nk);
-      ChainSolver::Point p = top;
+      ChainSolver::Point p = start;
       for (int k = 0; k < panels; ++k)
         for (int j = 0; j < 8; ++j) {
           const double h = M_PI / panels, th = h * (k + 0.5) + 0.5 * h * gx[j];
@@ -1848,12 +1846,8 @@ class FisherModel final : public SpectrumModel {
     return mu;
   }
 
-  // The continuous mass within r of the atom `at`, and its mean (in `mean`): (1/2 pi i) times the integrals of G and
-  // z G around |z - x_a| = r, less the atom's; by G(conj z) = conj G(z), Im of the integrals over the upper half
-  // circle, over pi. The circle keeps r from the atom and the edge (G is analytic on it; across the support at
-  // x_a + r it continues analytically from above), so Gauss-Legendre in the angle converges geometrically: 4 and 8
-  // panels of 8 nodes must agree to 1e-13 of the continuous mass. Its nodes are reached by certified steps along the
-  // arc from x_a + r.
+  // The continuous mass within r of the atom `at`, and its mean (in `mean`): the disk's moments (arc_moments) less
+  // the atom's. The circle keeps r from the atom and the edge.
   double sliver_mass(const Atom& at, double r, double& mean) const {
     for (const auto& other : atoms)
       if (&other != &at && std::abs(other.location - at.location) < 2 * r)
@@ -1861,35 +1855,14 @@ class FisherModel final : public SpectrumModel {
                                     std::to_string(other.location) + ") next to an edge of the continuous part: its "
                                     "mass there cannot be separated",
                                 0);
-    constexpr double gx[8] = {-0.9602898564975363, -0.7966664774136267, -0.5255324099163290, -0.1834346424956498,
-                              0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
-    constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
-                              0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    const double c = at.location;
-    // mass and first moment about c
-    auto integral = [&](int panels, double& m1) {
-      ChainSolver::Point p = solver->slide(*anchor, c + r);
-      cplx I0 = 0, I1 = 0;
-      for (int k = 0; k < panels; ++k)
-        for (int j = 0; j < 8; ++j) {
-          const double h = M_PI / panels, th = h * (k + 0.5) + 0.5 * h * gx[j];
-          const cplx e = std::polar(1.0, th), z = c + r * e;
-          p = solver->move(p, z);
-          const cplx t = 0.5 * h * gw[j] * solver->cauchy(p) * cplx(0, r) * e;
-          I0 += t, I1 += t * (r * e);
-        }
-      m1 = I1.imag() / M_PI;
-      return I0.imag() / M_PI;
-    };
-    double d4, d8;
-    const double m4 = integral(4, d4), m8 = integral(8, d8);
-    const double cm = 1 - std::accumulate(atoms.begin(), atoms.end(), 0.0, [](double s, const Atom& x) { return s + x.mass; });
-    if (!(std::abs(m8 - m4) <= 1e-13 * cm) || !(m8 - at.mass > 0))
-      throw convergence_error("fisher_spectrum: the contour integral around the atom at " + std::to_string(c) +
-                                  " did not converge (" + std::to_string(m4) + " vs " + std::to_string(m8) + ")",
+    const auto mu = arc_moments(at.location, r, 2);
+    if (!(mu[0] - at.mass > 0))
+      throw convergence_error("fisher_spectrum: the contour integral around the atom at " +
+                                  std::to_string(at.location) + " gave no continuous mass (" + std::to_string(mu[0]) +
+                                  ", the atom " + std::to_string(at.mass) + ")",
                               0);
-    mean = c + d8 / (m8 - at.mass);  // the atom sits at c: no first moment about c
-    return m8 - at.mass;
+    mean = at.location + mu[1] / (mu[0] - at.mass);  // the atom sits at c: no first moment about c
+    return mu[0] - at.mass;
   }
 };
 
