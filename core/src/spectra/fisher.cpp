@@ -1536,10 +1536,18 @@ class FisherModel final : public SpectrumModel {
       if (in && std::isfinite(y)) sorted.push_back(y), idx.push_back(i);
     }
     std::vector<double> err;
+    // a smooth law: the a posteriori check of the contour rule, the rule of half the step from its own anchor (side
+    // by side with the rule in use)
+    const bool check = smooth_d2 && !pushforward && !sorted.empty();
+    std::future<std::vector<double>> finer;
+    if (check) {
+      const auto s1 = solver_at(level + 1);
+      finer = std::async(std::launch::async,
+                         [this, s1, &sorted] { return raw_densities(sorted, nullptr, nullptr, nullptr, s1.get()); });
+    }
     const auto d = raw_densities(sorted, &err);
-    if (smooth_d2 && !pushforward && !sorted.empty()) {
-      // the a posteriori check of the contour rule: the rule of half the step, from its own anchor
-      const auto d1 = raw_densities(sorted, nullptr, nullptr, nullptr, solver_at(level + 1).get());
+    if (check) {
+      const auto d1 = finer.get();
       double worst = 0, worst_x = 0;
       for (std::size_t k = 0; k < d.size(); ++k) {
         const double diff = std::abs(d[k] - d1[k]), rel = diff / std::max(1.0, d[k] / peak_density);
