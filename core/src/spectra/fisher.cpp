@@ -985,6 +985,21 @@ class ChainSolver {
         p.x[ig] = v / w;
         p.enc[ig] = (ev * aw + ew * av) / (aw * (aw - ew)) + 4 * kEps * std::abs(p.x[ig]);
       }
+      // The near form's G(u) = sum cw_i/(u - cd_i) equals (1 + v T(v)) v of the far form's rule only up to
+      // v (1 - sum cw_i) (the rule's total mass is 1 up to its error and rounding): the image of the far root leaves
+      // that residual in D_l, which moves the near root by at most about |Y| of it (twice that is added).
+      std::vector<double> resid(n, 0.0);
+      for (int l = 2; l <= c_.L; ++l) {
+        const DiscreteLaw& law = *c_.law[l];
+        cplx s0 = 0;
+        double a0 = 0;
+        for (std::size_t i = 0; i < law.cw.size(); ++i) s0 += law.cw[i], a0 += cabs(law.cw[i]);
+        resid[c_.ig(l)] = std::abs(f.x[c_.iv(l)]) * (std::abs(1.0 - s0) + trule_rounding(law) * a0);
+      }
+      Inverse I;
+      if (!invert(near_, p.x, p.par, I)) fail(p, "the near form is singular at the anchor");
+      const std::vector<double> shift = Inverse::mul(n, I.aY, resid);
+      for (int i = 0; i < n; ++i) p.enc[i] += 2 * shift[i];
       p.box_c.resize(0);
       p.box_r.clear();
     }
