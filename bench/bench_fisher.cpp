@@ -1,8 +1,8 @@
 // bench/bench_fisher.cpp — the density of the Fisher information spectrum (fisher_spectrum, docs/spectra.md):
 // construction, support, a 1000-point density grid and the integrated mass (the table), for relu at sigma_w^2 = 2
 // (Gaussian, L = 10, 20, 50; orthogonal, L = 50) and hard_tanh at sigma_w^2 = 1.05 with orthogonal weights (L = 20,
-// 50), tanh with Gaussian weights (sigma_w^2 = 1.5, sigma_b^2 = 0.05, L = 10; 1.05 / 0.01 near criticality, L = 20),
-// input variance 1. Prints "fisher <case> seconds=..." (one run: the continuation has no warm state to reuse)
+// 50), tanh with Gaussian weights (sigma_w^2 = 1.5, sigma_b^2 = 0.05, L = 10; 1.05 / 0.01 near criticality, L = 20)
+// and with orthogonal weights (1.5 / 0.05, L = 3 and 10), input variance 1. Prints "fisher <case> seconds=..." (one run: the continuation has no warm state to reuse)
 // and the accuracy of each: the table's mass against 1 - atoms and its first three moments against the exact ones.
 #include <netsor/spectra.hpp>
 
@@ -26,7 +26,9 @@ int main() {
                        Case{"hard_tanh", 1.05, 20, netsor::Weights::orthogonal},
                        Case{"hard_tanh", 1.05, 50, netsor::Weights::orthogonal},
                        Case{"tanh", 1.5, 10, netsor::Weights::gaussian, 0.05},
-                       Case{"tanh", 1.05, 20, netsor::Weights::gaussian, 0.01}}) {
+                       Case{"tanh", 1.05, 20, netsor::Weights::gaussian, 0.01},
+                       Case{"tanh", 1.5, 3, netsor::Weights::orthogonal, 0.05},
+                       Case{"tanh", 1.5, 10, netsor::Weights::orthogonal, 0.05}}) {
     const netsor::NetworkSpec net{.activation = c.act, .weight_variance = netsor::Param(c.s2),
                                   .bias_variance = netsor::Param(c.b2), .depth = c.L, .weights = c.w,
                                   .input_variance = netsor::Param(1.0)};

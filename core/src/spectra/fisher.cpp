@@ -52,11 +52,16 @@
 // around the edge (arc_moments), lumped into a 3-point Gauss rule: at the lower edge qhat_{L-1} (the image of the edge
 // of MP(1) at 0) the density ~ (x - qhat)^(-1/2) expands in a divergent series in (x - qhat)^(1/2), which defeats
 // fitted tails.
-// Served for Gaussian weights at every depth, and orthogonal weights at depth 2 (an exact push-forward, below).
-// Orthogonal weights at depth >= 3 are refused: there the chain reaches v -> infinity at the lower edge (1/v at the
-// bottom of supp delta, d -> 0, which the contour in h cannot separate from its poles: the rule's poles 1/cd_i come
-// into the steps' disks) and v -> 1/dmax at the upper edge (the branch point of T, an inverse square root of
-// delta at its top): no certified step gets through.
+// Orthogonal weights (g = w T(v), w = 1/(1 + m)): at the lower edge of nu_L the chain reaches v -> infinity (1/v at the
+// bottom of supp delta, d -> 0), where 1 + m = R(v) = 1 + v T(v) -> 0 and w, v ~ 1/(x - qhat) while C_l, w + v g = 1,
+// cancels to one part in |v|: certified steps shrink to ~1e-5 of x - qhat (tanh L = 3: 146k steps in 30 s at
+// x - qhat = 2e-5). So the near form holds (m_l, zeta_{l-1}, u_l = 1/v_l, gamma_l = G_delta(u_l)) instead: with
+// R(v) = u G(u) and T(v)/R(v) = u - 1/G(u),
+//   B_l: gamma_l (zeta_l - q_{l-1}) - sigma^2 zeta_{l-1} m_l,   C_l: 1 + m_l - u_l gamma_l,   D_l: gamma_l - G(u_l),
+// regular at the lower edge (u -> 0, m -> -1, gamma -> G(0) = -E[1/d]); G is the same contour rule, sum cw_i/(u - cd_i)
+// (equal to (T(1/u) + u sum cw_i)/u^2). The far form keeps (w, u_{l-1}, v, g) (its root at s = 0 has v = 0); the anchor
+// converts (m, u, gamma) = (1/w - 1, 1/v, v/w) with the enclosures. Depth 2 with orthogonal weights is an exact
+// push-forward (below).
 #include <netsor/errors.hpp>
 #include <netsor/free/toolkit.hpp>
 #include <netsor/spectra/activation.hpp>
@@ -175,8 +180,26 @@ struct TEval {
   cplx t0, t1, t2;
   double a0 = 0, a1 = 0, a2 = 0;
 };
-TEval teval(const DiscreteLaw& law, cplx v) {
+// A number for an error message, to 6 significant digits.
+std::string g6(double x) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", x);
+  return buf;
+}
+
+TEval teval(const DiscreteLaw& law, cplx v, bool gform = false) {
   TEval e;
+  if (gform) {
+    // G(u) = sum_i cw_i / (u - cd_i), G' = -sum cw / (u - cd)^2, G'' = 2 sum cw / (u - cd)^3
+    for (std::size_t i = 0; i < law.cd.size(); ++i) {
+      const cplx den = v - law.cd[i];
+      const cplx r = std::conj(den) / (den.real() * den.real() + den.imag() * den.imag());
+      const cplx t = cmul(law.cw[i], r), t1 = -cmul(t, r), t2 = -2.0 * cmul(t1, r);
+      e.t0 += t, e.t1 += t1, e.t2 += t2;
+      e.a0 += cabs(t), e.a1 += cabs(t1), e.a2 += cabs(t2);
+    }
+    return e;
+  }
   for (std::size_t i = 0; i < law.cd.size(); ++i) {
     const cplx d = law.cd[i], den = 1.0 - cmul(v, d);
     const double n2 = den.real() * den.real() + den.imag() * den.imag();
@@ -194,10 +217,26 @@ double trule_rounding(const DiscreteLaw& law) { return (static_cast<double>(law.
 // and |1 - v d| >= |1 - c d| - rho |d| give N_j >= sup |T^(j)|; those sums of moduli ignore the cancellations of the
 // complex contour weights, so the bound used is the Taylor one, |T^(k)(c)| + rho |T^(k+1)(c)| + rho^2 N_(k+2) / 2 (as
 // lilypads.cpp does for its Lipschitz bound), when smaller. False when a pole of the rule (v = 1/cd_i) may lie in the disk.
-bool tsup(const DiscreteLaw& law, cplx c, double rho, double S[4]) {
+// With gform, the same for G(u) = sum cw / (u - cd) (G^(j) = (-1)^j j! sum cw / (u - cd)^(j+1), |u - cd| >= |c - cd| - rho).
+bool tsup(const DiscreteLaw& law, cplx c, double rho, double S[4], bool gform = false) {
   double N[6] = {0, 0, 0, 0, 0, 0}, A[6] = {0, 0, 0, 0, 0, 0};
   cplx D[6];
-  for (std::size_t i = 0; i < law.cd.size(); ++i) {
+  for (std::size_t i = 0; gform && i < law.cd.size(); ++i) {
+    const cplx den = c - law.cd[i];
+    const double delta = (cabs(den) - rho) * (1 - 8 * kEps);
+    if (!(delta > 0)) return false;
+    const double q = 1 / delta;
+    const cplx r = -std::conj(den) / (den.real() * den.real() + den.imag() * den.imag());
+    double t = cabs(law.cw[i]) * q, f = 1;
+    cplx u = -cmul(law.cw[i], r);
+    for (int j = 0; j < 6; ++j) {
+      if (j > 0) t *= q, f *= j, u = cmul(u, r);
+      N[j] += f * t;
+      D[j] += f * u;
+      A[j] += f * cabs(u);
+    }
+  }
+  for (std::size_t i = 0; !gform && i < law.cd.size(); ++i) {
     const cplx d = law.cd[i], den = 1.0 - cmul(c, d);
     const double ad = cabs(d), delta = (cabs(den) - rho * ad) * (1 - 8 * kEps);
     if (!(delta > 0)) return false;
@@ -233,10 +272,12 @@ struct Mono {
   std::array<int, 3> a{};
 };
 
-// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - T(x_iv).
+// A row with a term of the law of D^2 (smooth laws): F_row = [its monomials] - x_iw T(x_iv) (x_iw = 1 when iw < 0), or
+// [its monomials] - G(x_iv) when g (orthogonal weights, near form).
 struct TRow {
-  int row = 0, iv = 0;
+  int row = 0, iw = -1, iv = 0;
   const DiscreteLaw* law = nullptr;
+  bool g = false;
 };
 
 struct System {
@@ -338,6 +379,8 @@ class ChainSolver {
   //     far:  w_l - (1 - q_{l-2} u_{l-1}) w_{l-1}                           u_{l-1} - q_{l-1} u_l u_{l-1} - s d u_l (1 - (1 - p) w_l)
   //   with m_1 = 0 (w_1 = 1). All multilinear. At s = 0 the far form has the exact root u = 0, m = 0 (w = 1), where its
   //   Jacobian is triangular with unit diagonal: the branch of z = infinity, the only one analytic there.
+  //   A smooth law of D^2 adds (v_l, g_l) per level (the top of this file); with orthogonal weights the far form keeps
+  //   y = w and g = w T(v), and the near form changes to (m_l, zeta_{l-1}, u_l = 1/v_l, gamma_l = G_delta(u_l)).
   System build(bool far) const {
     System S;
     const int n = c_.n();
@@ -349,8 +392,8 @@ class ChainSolver {
       const int y = c_.iy(l), yp = l >= 3 ? c_.iy(l - 1) : -1, v = c_.iz(l - 1);
       const int vn = l < c_.L ? c_.iz(l) : n;  // zeta_l (u_l); the parameter at l = L
       const double q0 = c_.qh[l - 2], q1 = c_.qh[l - 1];
-      // A_l
-      if (!c_.orth && !far) {
+      // A_l (in m also for orthogonal weights with a smooth law, near form)
+      if ((!c_.orth || c_.smooth()) && !far) {
         S.add(ra, 1, {y, v});
         S.add(ra, -q0, {y});
         S.add(ra, -q0, {});
@@ -379,9 +422,24 @@ class ChainSolver {
           S.add(ra, q0, {v});
         }
       }
+      if (c_.smooth() && c_.orth && !far) {
+        // orthogonal, near: 1 + m = R(v) = u G(u) and g = T(v)/R(v) = u - 1/G(u) = m/gamma (u = 1/v, gamma = G(u)):
+        //   B_l: gamma_l (zeta_l - q_{l-1}) - s2 zeta_{l-1} m_l,   C_l: 1 + m_l - u_l gamma_l,   D_l: gamma_l - G(u_l).
+        // Regular at the lower edge, where v -> infinity (u -> 0, the bottom of supp delta), m -> -1, gamma -> -E[1/d].
+        const int rc = ra + 2, rd = ra + 3, iu = c_.iv(l), ig = c_.ig(l);
+        S.add(rb, 1, {ig, vn});
+        S.add(rb, -q1, {ig});
+        S.add(rb, -s2, {v, y});
+        S.add(rc, 1, {});
+        S.add(rc, 1, {y});
+        S.add(rc, -1, {iu, ig});
+        S.add(rd, 1, {ig});
+        S.trows.push_back({rd, -1, iu, c_.law[l].get(), true});
+        continue;
+      }
       if (c_.smooth()) {
-        // a smooth law of D^2 (Gaussian weights only; see the top of this file): B_l: zeta_l - q1 - s2 zeta_{l-1} g_l
-        // (far: times u_l u_{l-1}); C_l: m_l - v_l g_l; D_l: g_l - T(v_l).
+        // a smooth law of D^2 (see the top of this file): B_l: zeta_l - q1 - s2 zeta_{l-1} g_l (far: times u_l u_{l-1});
+        // C_l: m_l - v_l g_l, D_l: g_l - T(v_l) (orthogonal, far: C_l: w_l + v_l g_l - 1, D_l: g_l - w_l T(v_l)).
         const int rc = ra + 2, rd = ra + 3, iv = c_.iv(l), ig = c_.ig(l);
         if (!far) {
           S.add(rb, 1, {vn});
@@ -393,9 +451,10 @@ class ChainSolver {
           S.add(rb, -s2, {vn, ig});
         }
         S.add(rc, 1, {y});
-        S.add(rc, -1.0, {iv, ig});
+        S.add(rc, c_.orth ? 1.0 : -1.0, {iv, ig});
+        if (c_.orth) S.add(rc, -1, {});
         S.add(rd, 1, {ig});
-        S.trows.push_back({rd, iv, c_.law[l].get()});
+        S.trows.push_back({rd, c_.orth ? y : -1, iv, c_.law[l].get(), false});
         continue;
       }
       // B_l for two atoms
@@ -430,7 +489,10 @@ class ChainSolver {
     for (int i = 0; i < n; ++i)
       for (const Mono& m : S.rows[i])
         for (int k = 0; k < m.k; ++k) widen(i, m.a[k]);
-    for (const TRow& t : S.trows) widen(t.row, t.iv);
+    for (const TRow& t : S.trows) {
+      widen(t.row, t.iv);
+      if (t.iw >= 0) widen(t.row, t.iw);
+    }
     return S;
   }
 
@@ -454,9 +516,10 @@ class ChainSolver {
       if (mag) (*mag)[i] = g;
     }
     for (const TRow& t : S.trows) {
-      const TEval e = teval(*t.law, x[t.iv]);
-      f[t.row] -= e.t0;
-      if (mag) (*mag)[t.row] += e.a0 * (1 + trule_rounding(*t.law) / kGamma);
+      const TEval e = teval(*t.law, x[t.iv], t.g);
+      const cplx w = t.iw >= 0 ? x[t.iw] : cplx(1);
+      f[t.row] -= w * e.t0;
+      if (mag) (*mag)[t.row] += std::abs(w) * e.a0 * (1 + trule_rounding(*t.law) / kGamma);
     }
   }
 
@@ -465,8 +528,9 @@ class ChainSolver {
   static std::vector<double> trounding(const System& S, const VecC& x, const std::vector<double>& r) {
     std::vector<double> o(S.n, 0.0);
     for (const TRow& t : S.trows) {
-      const TEval e = teval(*t.law, x[t.iv]);
-      o[t.row] += trule_rounding(*t.law) * e.a1 * r[t.iv];
+      const TEval e = teval(*t.law, x[t.iv], t.g);
+      const double aw = t.iw >= 0 ? std::abs(x[t.iw]) : 1.0;
+      o[t.row] += trule_rounding(*t.law) * ((t.iw >= 0 ? e.a0 * r[t.iw] : 0.0) + aw * e.a1 * r[t.iv]);
     }
     return o;
   }
@@ -501,8 +565,9 @@ class ChainSolver {
           J.at(i, j) += t;
         }
     for (const TRow& t : S.trows) {
-      const TEval e = teval(*t.law, x[t.iv]);
-      J.at(t.row, t.iv) -= e.t1;
+      const TEval e = teval(*t.law, x[t.iv], t.g);
+      if (t.iw >= 0) J.at(t.row, t.iw) -= e.t0;
+      J.at(t.row, t.iv) -= (t.iw >= 0 ? x[t.iw] : cplx(1)) * e.t1;
     }
   }
 
@@ -522,14 +587,16 @@ class ChainSolver {
             if (kk != k) hi *= ab(m.a[kk]) + rad(m.a[kk]), lo *= ab(m.a[kk]);
           v[i] += std::abs(m.c) * (hi - lo) * r[j];
         }
-    // the T terms: d/dv T(v) = T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
+    // the T terms: d/dw (w T(v)) = T(v), d/dv = w T'(v); sup |T^(k)| over the disk of radius R_v (tsup)
     for (const TRow& t : S.trows) {
       double Sb[4];
-      if (!tsup(*t.law, x0[t.iv], R[t.iv], Sb)) {
+      if (!tsup(*t.law, x0[t.iv], R[t.iv], Sb, t.g)) {
         v[t.row] = std::numeric_limits<double>::infinity();
         continue;
       }
-      v[t.row] += Sb[2] * R[t.iv] * r[t.iv];
+      const double aw = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0, Rw = t.iw >= 0 ? R[t.iw] : 0.0;
+      if (t.iw >= 0) v[t.row] += Sb[1] * R[t.iv] * r[t.iw];
+      v[t.row] += (Rw * Sb[1] + aw * Sb[2] * R[t.iv]) * r[t.iv];
     }
     return v;
   }
@@ -710,16 +777,18 @@ class ChainSolver {
     for (std::size_t k = 0; k < S.trows.size(); ++k) {
       const TRow& t = S.trows[k];
       const int i = t.row;
-      const TEval& e = te[k] = teval(*t.law, x0[t.iv]);
-      const cplx dv = dx[t.iv];
-      F1[i] -= e.t1 * dv;
-      D1.at(i, t.iv) -= e.t2 * dv;
+      const TEval& e = te[k] = teval(*t.law, x0[t.iv], t.g);
+      const cplx dv = dx[t.iv], w0 = t.iw >= 0 ? x0[t.iw] : cplx(1), dw = t.iw >= 0 ? dx[t.iw] : cplx(0);
+      F1[i] -= dw * e.t0 + w0 * e.t1 * dv;
+      if (t.iw >= 0) D1.at(i, t.iw) -= e.t1 * dv;
+      D1.at(i, t.iv) -= dw * e.t1 + w0 * e.t2 * dv;
       // the t^2 coefficient exactly (its cancellations kept in Y F2), the rest by the third derivative
-      F2[i] -= 0.5 * dv * dv * e.t2;
+      F2[i] -= dw * dv * e.t1 + 0.5 * w0 * dv * dv * e.t2;
       double Sb[4];
-      const double adv = std::abs(dv);
-      if (!tsup(*t.law, x0[t.iv], adv, Sb)) return false;
-      rnd[i] += adv * adv * adv * Sb[3] / 6 + trule_rounding(*t.law) * (adv * e.a1 + adv * adv * e.a2) * 2;
+      const double adv = std::abs(dv), adw = std::abs(dw), aw0 = std::abs(w0);
+      if (!tsup(*t.law, x0[t.iv], adv, Sb, t.g)) return false;
+      rnd[i] += (3 * adw * adv * adv * Sb[2] + (aw0 + adw) * adv * adv * adv * Sb[3]) / 6 +
+                trule_rounding(*t.law) * (adw * e.a0 + aw0 * adv * e.a1 + adv * adv * (adw * e.a1 + aw0 * e.a2)) * 2;
     }
     const VecC y01 = I.ya + I.mul(F1), y2 = I.mul(F2);
     // |Y D1| (D1 banded like F')
@@ -744,20 +813,27 @@ class ChainSolver {
         for (const Mono& m : S.rows[i])
           if (m.k == 2 && m.a[0] < n && m.a[1] < n) w[i] += 2 * std::abs(m.c) * r[m.a[0]] * r[m.a[1]];
       // the T terms (see the derivation in docs/spectra.md, "Smooth laws in the Fisher chain"): over B(t), with
-      // b = |dv| + r_v and sup |T^(k)| on the disk (v0, b),
-      //   |T'(v) - T'(v0) - t T''(v0) dv| <= b^2 sup|T^(3)| / 2 + |T''(v0)| r_v.
+      // b = |dv| + r_v and sup |T^(k)| on the disk (v0, b) (for a G row read G for T, and w = 1),
+      //   |T(v) - T(v0) - t T'(v0) dv| <= b^2 sup|T''| / 2 + |T'(v0)| r_v,
+      //   |w T'(v) - w0 T'(v0) - t (dw T'(v0) + w0 T''(v0) dv)|
+      //       <= (|dw| + r_w) b sup|T''| + r_w |T'(v0)| + |w0| (b^2 sup|T^(3)| / 2 + |T''(v0)| r_v).
       for (std::size_t k = 0; k < S.trows.size(); ++k) {
         const TRow& t = S.trows[k];
         const TEval& e = te[k];
-        const double rv = r[t.iv], b = std::abs(dx[t.iv]) + rv;
+        const double rv = r[t.iv], rw = t.iw >= 0 ? r[t.iw] : 0.0, b = std::abs(dx[t.iv]) + rv;
+        const double adw = t.iw >= 0 ? std::abs(dx[t.iw]) : 0.0, aw0 = t.iw >= 0 ? std::abs(x0[t.iw]) : 1.0;
         double Sb[4];
-        if (!tsup(*t.law, x0[t.iv], b, Sb)) {
+        if (!tsup(*t.law, x0[t.iv], b, Sb, t.g)) {
           w[t.row] = std::numeric_limits<double>::infinity();
           continue;
         }
-        w[t.row] += (0.5 * b * b * Sb[3] + std::abs(e.t2) * rv) * rv;
+        const double a1 = std::abs(e.t1), a2 = std::abs(e.t2);
+        if (t.iw >= 0) w[t.row] += (0.5 * b * b * Sb[2] + a1 * rv) * rw;
+        w[t.row] += ((adw + rw) * b * Sb[2] + rw * a1 + aw0 * (0.5 * b * b * Sb[3] + a2 * rv)) * rv;
         // rounding of the computed T entries of F'(x0) and D1
-        w[t.row] += 2 * trule_rounding(*t.law) * (e.a1 + e.a2 * std::abs(dx[t.iv])) * rv;
+        w[t.row] += 2 * trule_rounding(*t.law) *
+                    ((t.iw >= 0 ? (e.a0 + e.a1 * std::abs(dx[t.iv])) * rw : 0.0) +
+                     (aw0 * e.a1 + adw * e.a1 + aw0 * e.a2 * std::abs(dx[t.iv])) * rv);
       }
       const std::vector<double> jr = I.absJr(r), d1r = D1abs(D1, r);
       for (int i = 0; i < n; ++i) w[i] += kGamma * (jr[i] + d1r[i]);
@@ -893,6 +969,40 @@ class ChainSolver {
       p.box_c[i] = p.x[i];
       p.box_r[i] = rho / (au * (au + rho)) * (1 - 4 * kEps);
     }
+    if (c_.orth && c_.smooth()) {
+      // to the near form's (m, u, gamma) = (1/w - 1, 1/v, v/w) (gamma = G(1/v) = v R(v), R = 1/w): the enclosures map
+      // over (|1/(x + a) - 1/x| <= e / (|x| (|x| - e)) for |a| <= e, and |(v + a)/(w + b) - v/w| <= (e_v |w| + e_w |v|) /
+      // (|w| (|w| - e_w))); no uniqueness box is carried over.
+      for (int l = 2; l <= c_.L; ++l) {
+        const int iw = c_.iy(l), iv = c_.iv(l), ig = c_.ig(l);
+        const cplx w = f.x[iw], v = f.x[iv];
+        const double ew = f.enc[iw], ev = f.enc[iv], aw = std::abs(w), av = std::abs(v);
+        if (!(aw > 2 * ew) || !(av > 2 * ev)) fail(p, "w_" + std::to_string(l) + " or v_" + std::to_string(l) + " not separated from 0");
+        p.x[iw] = 1.0 / w - 1.0;
+        p.enc[iw] = ew / (aw * (aw - ew)) + 4 * kEps * (1 + std::abs(p.x[iw]));
+        p.x[iv] = 1.0 / v;
+        p.enc[iv] = ev / (av * (av - ev)) + 2 * kEps * std::abs(p.x[iv]);
+        p.x[ig] = v / w;
+        p.enc[ig] = (ev * aw + ew * av) / (aw * (aw - ew)) + 4 * kEps * std::abs(p.x[ig]);
+      }
+      // The near form's G(u) = sum cw_i/(u - cd_i) equals (1 + v T(v)) v of the far form's rule only up to
+      // v (1 - sum cw_i) (the rule's total mass is 1 up to its error and rounding): the image of the far root leaves
+      // that residual in D_l, which moves the near root by at most about |Y| of it (twice that is added).
+      std::vector<double> resid(n, 0.0);
+      for (int l = 2; l <= c_.L; ++l) {
+        const DiscreteLaw& law = *c_.law[l];
+        cplx s0 = 0;
+        double a0 = 0;
+        for (std::size_t i = 0; i < law.cw.size(); ++i) s0 += law.cw[i], a0 += cabs(law.cw[i]);
+        resid[c_.ig(l)] = std::abs(f.x[c_.iv(l)]) * (std::abs(1.0 - s0) + trule_rounding(law) * a0);
+      }
+      Inverse I;
+      if (!invert(near_, p.x, p.par, I)) fail(p, "the near form is singular at the anchor");
+      const std::vector<double> shift = Inverse::mul(n, I.aY, resid);
+      for (int i = 0; i < n; ++i) p.enc[i] += 2 * shift[i];
+      p.box_c.resize(0);
+      p.box_r.clear();
+    }
     p.h = std::ldexp(1.0, e) * 0.1;
     return p;
   }
@@ -921,16 +1031,17 @@ class ChainSolver {
       }
       double zn;
       if (c_.smooth()) {
-        // v_l from m_l = v T(v) on the real branch, g = T(v), as the chain holds T (Gaussian weights)
+        // v_l from m_l = v T(v) on the real branch, g = T(v) (orthogonal: w T(v)), as the chain holds T
+        const double m = c_.orth ? 1 / y - 1 : y, dm = c_.orth ? -dy / (y * y) : dy;
         double T, T1;
-        const double v = real_v(*c_.law[l], y, T, T1);
+        const double v = real_v(*c_.law[l], m, T, T1);
         if (!std::isfinite(v)) {
           dphi = std::nan("");
           return std::nan("");
         }
-        const double dv = dy / (T + v * T1);
-        g = T;
-        dg = T1 * dv;
+        const double dv = dm / (T + v * T1);
+        g = c_.orth ? y * T : T;
+        dg = c_.orth ? dy * T + y * T1 * dv : T1 * dv;
         zn = c_.qh[l - 1] + c_.sigma2 * zeta * g;
         dzeta = c_.sigma2 * (dzeta * g + zeta * dg);
       } else {
@@ -1051,7 +1162,7 @@ class ChainSolver {
     const int i = c_.iy(c_.L);
     const cplx y = p.x[i], den = p.par - c_.qh[c_.L - 1];
     const double e = p.enc.empty() ? 0.0 : p.enc[i];
-    if (c_.orth) {
+    if (c_.orth && !c_.smooth()) {  // y = w (with a smooth law the near form holds m)
       const cplx G = 1.0 / (y * den);
       if (err) *err = std::abs(y) > e ? std::abs(G) * e / (std::abs(y) - e) : std::numeric_limits<double>::infinity();
       return G;
@@ -1225,8 +1336,9 @@ class FisherModel final : public SpectrumModel {
       std::sort(xs.begin(), xs.end());
       // the two levels side by side (independent continuations, each from its own root)
       const auto s0 = solver_at(level), s1 = solver_at(level + 1);
-      auto next = std::async(std::launch::async, [&] { return raw_densities(xs, nullptr, nullptr, nullptr, s1.get()); });
-      const auto d0 = raw_densities(xs, nullptr, nullptr, nullptr, s0.get());
+      std::vector<double> e0, e1;
+      auto next = std::async(std::launch::async, [&] { return raw_densities(xs, &e1, nullptr, nullptr, s1.get()); });
+      const auto d0 = raw_densities(xs, &e0, nullptr, nullptr, s0.get());
       const auto d1 = next.get();
       // the scale: the mean density over the support (the peak can be an integrable singularity: with Gaussian
       // weights the density is ~ (x - qhat_{L-1})^(-1/2) at the lower edge); above it, the difference relative to the
@@ -1235,16 +1347,18 @@ class FisherModel final : public SpectrumModel {
       for (const auto& [a, b] : components) width += b - a;
       for (double d : d0) peak = std::max(peak, d);
       peak_density = std::min(peak, 1 / width);
+      // a difference within the two certified error bounds (the rounding of the roots, large next to a square-root
+      // edge) says nothing about the rule
       for (std::size_t i = 0; i < xs.size(); ++i) {
-        const double diff = std::abs(d0[i] - d1[i]) / std::max(1.0, d0[i] / peak_density);
+        const double diff = std::max(0.0, std::abs(d0[i] - d1[i]) - e0[i] - e1[i]) / std::max(1.0, d0[i] / peak_density);
         if (!(diff <= worst)) worst = diff, worst_x = xs[i];
       }
       if (worst <= 0.1 * options.density_tolerance * peak_density) return;
-      if (level >= 4)
+      if (level >= 5)
         throw convergence_error("fisher_spectrum(" + net.activation + "): the contour rule of phi'^2 did not converge "
-                                "(the density at x = " + std::to_string(worst_x) + " changes by " +
-                                std::to_string(worst) + ", the scale " + std::to_string(peak_density) + " at step " +
-                                std::to_string(std::ldexp(kContourH0, -level)) + ")",
+                                "(the density at x = " + g6(worst_x + x_shift) + " changes by " + g6(worst) +
+                                " beyond its error bounds, the scale " + g6(peak_density) + ", at step " +
+                                g6(std::ldexp(kContourH0, -level)) + ")",
                                 0);
       ++level;
       solver = solver_at(level);
@@ -1535,7 +1649,7 @@ class FisherModel final : public SpectrumModel {
       for (const auto& [a, b] : components) in = in || (y > a && y < b);
       if (in && std::isfinite(y)) sorted.push_back(y), idx.push_back(i);
     }
-    std::vector<double> err;
+    std::vector<double> err, err1;
     // a smooth law: the a posteriori check of the contour rule, the rule of half the step from its own anchor (side
     // by side with the rule in use)
     const bool check = smooth_d2 && !pushforward && !sorted.empty();
@@ -1543,20 +1657,22 @@ class FisherModel final : public SpectrumModel {
     if (check) {
       const auto s1 = solver_at(level + 1);
       finer = std::async(std::launch::async,
-                         [this, s1, &sorted] { return raw_densities(sorted, nullptr, nullptr, nullptr, s1.get()); });
+                         [this, s1, &sorted, &err1] { return raw_densities(sorted, &err1, nullptr, nullptr, s1.get()); });
     }
     const auto d = raw_densities(sorted, &err);
     if (check) {
       const auto d1 = finer.get();
       double worst = 0, worst_x = 0;
       for (std::size_t k = 0; k < d.size(); ++k) {
-        const double diff = std::abs(d[k] - d1[k]), rel = diff / std::max(1.0, d[k] / peak_density);
+        // (beyond the two certified error bounds, as in choose_level)
+        const double diff = std::abs(d[k] - d1[k]);
+        const double rel = std::max(0.0, diff - err[k] - err1[k]) / std::max(1.0, d[k] / peak_density);
         err[k] += diff;
         if (!(rel <= worst)) worst = rel, worst_x = sorted[k];
       }
       if (!(worst <= options.density_tolerance * peak_density))
         throw convergence_error("fisher_spectrum(" + net.activation + "): the density at x = " +
-                                    std::to_string(worst_x + x_shift) + " changes by " + std::to_string(worst) +
+                                    g6(worst_x + x_shift) + " changes by " + g6(worst) +
                                     " when the step of the contour rule of phi'^2 is halved (tolerance " +
                                     std::to_string(options.density_tolerance) + " of the scale)",
                                 0);
@@ -2020,11 +2136,6 @@ Spectrum fisher_spectrum(const NetworkSpec& net, const SpectrumOptions& options)
         model->density_refusal = "phi'(h)^2 does not tend to 0 as |h| grows (the push-forward at L = 2 is written "
                                  "for that)";
     }
-    if (model->density_refusal.empty() && orth && net.depth >= 3)
-      model->density_refusal = "with orthogonal weights at depth >= 3 the subordination of a smooth law of D^2 meets "
-                               "the bottom of its support (d -> 0) at the lower edge and its inverse-square-root top at "
-                               "the upper edge, where no certified step of the chain gets through (served: Gaussian "
-                               "weights at every depth, orthogonal weights at depth 2)";
   }
   if ((model->atomic_d2 || (smooth && model->density_refusal.empty() && !model->pushforward)) && !model->all_atomic) {
     Chain c;
