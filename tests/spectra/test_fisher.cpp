@@ -476,7 +476,7 @@ TEST_CASE("fisher: smooth activations, orthogonal weights, L >= 3 — the chain'
 TEST_CASE("fisher: smooth activations, deep — Gaussian: tanh L = 10, erf L = 5, sigmoid L = 3, tanh near criticality "
           "L = 20; orthogonal: tanh L = 10, erf L = 5, tanh near criticality L = 10, sigmoid L = 3" *
           doctest::test_suite("slow")) {
-  // measured (2 cores), orthogonal: 23 s, 7 s, 22 s and about 4 minutes (sigmoid: the top edge needs the level-4 rule)
+  // measured (2 cores), orthogonal: 20 s, 7 s, 20 s and about 3 minutes (sigmoid: the top edge needs the level-4 rule)
   struct Case {
     const char* act;
     double s2, b2;
