@@ -957,6 +957,18 @@ class ChainSolver {
       if (invert(far_, f.x, f.par, I) && tighten(far_, f, I, enc)) f.enc = enc;
     }
     Point p{std::ldexp(1.0, e), f.x, f.enc, f.box_c, f.box_r, 0};
+    if (c_.smooth())
+      // Above the support the root is real with v_l < 1/dmax (there the contour rule is T on the real line, real to
+      // its rounding). Beyond 1/dmax the rule is T's continuation from below the axis, complex on it: the real path
+      // in s then continues, without any singular point, onto that sheet (orthogonal erf 3 / 0.3, L = 3: at z = 8 the
+      // path went through v_3 = 1/dmax, the top of the law of D^2, and every probe below had Im G > 0). Such an
+      // anchor is refused (and the next one, twice as far, tried).
+      for (int i = 0; i < n; ++i) {
+        const bool is_v = (i % c_.k()) == 2;
+        const double top = is_v ? 1 / c_.law[i / c_.k() + 2]->cd[0].real() : 0.0;  // 1/dmax of level l = i/k + 2
+        if (!(std::abs(f.x[i].imag()) <= 1e-8 * (1 + std::abs(f.x[i]))) || (is_v && !(f.x[i].real() < top)))
+          fail(p, "the root at z = 2^" + std::to_string(e) + " is not on the real branch above the support");
+      }
     for (int j = 1; j < c_.L; ++j) {
       const int i = c_.iz(j);
       const double au = std::abs(f.x[i]);
@@ -1294,6 +1306,9 @@ class FisherModel final : public SpectrumModel {
     ChainSolver::Point p;
     double d;
   };
+  // The scan's certified roots (ascending x) of the solver in use: starts closer than the anchor for the edges' arcs.
+  mutable std::vector<Probe> waypoints;
+  mutable const ChainSolver* waypoints_of = nullptr;
 
   // The chain with the contour rules of level lev (equal contours share one law).
   std::shared_ptr<const ChainSolver> solver_at(int lev) const {
@@ -1422,6 +1437,8 @@ class FisherModel final : public SpectrumModel {
     }
     std::reverse(pr.begin(), pr.end());
     std::reverse(cert.begin(), cert.end());
+    waypoints = pr;
+    waypoints_of = solver.get();
     double peak = 0;
     for (const auto& q : pr) peak = std::max(peak, q.d);
     const double thr = 1e-13 * peak;
@@ -1940,7 +1957,14 @@ class FisherModel final : public SpectrumModel {
                               0.1834346424956498,  0.5255324099163290,  0.7966664774136267,  0.9602898564975363};
     constexpr double gw[8] = {0.1012285362903763, 0.2223810344533745, 0.3137066458778873, 0.3626837833783620,
                               0.3626837833783620, 0.3137066458778873, 0.2223810344533745, 0.1012285362903763};
-    const ChainSolver::Point start = solver->slide(*anchor, c + r);
+    // from the scan's certified root nearest to c + r (else the anchor): the path from the anchor to an edge can be
+    // long (tanh 1.05 / 0.01, orthogonal, L = 20: 35k steps around the support)
+    const ChainSolver::Point* from = &*anchor;
+    double best = std::abs(anchor->par.real() - (c + r));
+    if (waypoints_of == solver.get())
+      for (const Probe& q : waypoints)
+        if (std::abs(q.x - (c + r)) < best) best = std::abs(q.x - (c + r)), from = &q.p;
+    const ChainSolver::Point start = solver->slide(*from, c + r);
     auto integral = [&](int panels) {
       std::vector<cplx> I(nk);
       ChainSolver::Point p = start;
