@@ -180,13 +180,6 @@ struct TEval {
   cplx t0, t1, t2;
   double a0 = 0, a1 = 0, a2 = 0;
 };
-// A number for an error message, to 6 significant digits.
-std::string g6(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", x);
-  return buf;
-}
-
 TEval teval(const DiscreteLaw& law, cplx v, bool gform = false) {
   TEval e;
   if (gform) {
@@ -1371,9 +1364,9 @@ class FisherModel final : public SpectrumModel {
       if (worst <= 0.1 * options.density_tolerance * peak_density) return;
       if (level >= 5)
         throw convergence_error("fisher_spectrum(" + net.activation + "): the contour rule of phi'^2 did not converge "
-                                "(the density at x = " + g6(worst_x + x_shift) + " changes by " + g6(worst) +
-                                " beyond its error bounds, the scale " + g6(peak_density) + ", at step " +
-                                g6(std::ldexp(kContourH0, -level)) + ")",
+                                "(the density at x = " + num(worst_x + x_shift, 6) + " changes by " + num(worst, 6) +
+                                " beyond its error bounds, the scale " + num(peak_density, 6) + ", at step " +
+                                num(std::ldexp(kContourH0, -level), 6) + ")",
                                 0);
       ++level;
       solver = solver_at(level);
@@ -1689,7 +1682,7 @@ class FisherModel final : public SpectrumModel {
       }
       if (!(worst <= options.density_tolerance * peak_density))
         throw convergence_error("fisher_spectrum(" + net.activation + "): the density at x = " +
-                                    g6(worst_x + x_shift) + " changes by " + g6(worst) +
+                                    num(worst_x + x_shift, 6) + " changes by " + num(worst, 6) +
                                     " when the step of the contour rule of phi'^2 is halved (tolerance " +
                                     std::to_string(options.density_tolerance) + " of the scale)",
                                 0);

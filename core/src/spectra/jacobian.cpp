@@ -33,12 +33,6 @@ namespace {
 
 unsigned guard_digits(unsigned digits) { return spectra_guard_digits(digits); }
 
-std::string num(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", x);
-  return buf;
-}
-
 // The series of S_{J^T J} truncated to k terms, then the moments m_1..m_k of J^T J.
 template <class T>
 std::vector<T> jtj_moments(const std::vector<std::vector<T>>& d2_by_layer, const std::vector<T>& Lambda,

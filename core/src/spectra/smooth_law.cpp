@@ -7,13 +7,11 @@
 
 namespace netsor::detail {
 
-namespace {
-std::string num(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.3g", x);
+std::string num(double x, int digits) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, x);
   return buf;
 }
-}  // namespace
 
 cplx d_complex(const Expr& dphi, double a, cplx z) {
   const cplx p = eval_complex(dphi, a * z);

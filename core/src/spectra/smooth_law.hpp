@@ -31,6 +31,9 @@ struct Contour {
 inline constexpr double kContourT = 9.5;  // truncation |t| <= T: phi(T) e^{s^2/2} < 1e-19
 inline constexpr double kContourH0 = 0.25;  // step of level 0; level l uses 2^-l of it
 
+// A number for an error message, to `digits` significant digits (%g).
+std::string num(double x, int digits = 3);
+
 cplx d_complex(const Expr& dphi, double a, cplx z);
 double d_real(const Expr& dphi, double a, double z);
 
