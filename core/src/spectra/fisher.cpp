@@ -956,11 +956,10 @@ class ChainSolver {
       // in s then continues, without any singular point, onto that sheet (orthogonal erf 3 / 0.3, L = 3: at z = 8 the
       // path went through v_3 = 1/dmax, the top of the law of D^2, and every probe below had Im G > 0). Such an
       // anchor is refused (and the next one, twice as far, tried).
-      for (int i = 0; i < n; ++i) {
-        const bool is_v = (i % c_.k()) == 2;
-        const double top = is_v ? 1 / c_.law[i / c_.k() + 2]->cd[0].real() : 0.0;  // 1/dmax of level l = i/k + 2
-        if (!(std::abs(f.x[i].imag()) <= 1e-8 * (1 + std::abs(f.x[i]))) || (is_v && !(f.x[i].real() < top)))
-          fail(p, "the root at z = 2^" + std::to_string(e) + " is not on the real branch above the support");
+      for (int l = 2; l <= c_.L; ++l) {
+        bool real = f.x[c_.iv(l)].real() < 1 / c_.law[l]->cd[0].real();  // v_l < 1/dmax (cd_0 = d(0) = dmax)
+        for (int i = c_.iy(l); i <= c_.ig(l); ++i) real = real && std::abs(f.x[i].imag()) <= 1e-8 * (1 + std::abs(f.x[i]));
+        if (!real) fail(p, "the root at z = 2^" + std::to_string(e) + " is not on the real branch above the support");
       }
     for (int j = 1; j < c_.L; ++j) {
       const int i = c_.iz(j);
